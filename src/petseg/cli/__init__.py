@@ -1,0 +1,1 @@
+"""The `petseg` command line: one thin module per command (parse, call the library, print)."""

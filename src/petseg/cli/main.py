@@ -1,0 +1,39 @@
+"""Entry point of the `petseg` console script: error conventions of the CLI contract.
+
+Exit 0 on success, 2 on a user error (one line on stderr, no traceback), 1 on an internal error.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+from petseg.cli import datalist_cmd, demo_cmd, phantom_cmd  # noqa: F401  (commands register on the app)
+from petseg.cli.app import app
+from petseg.console import console
+from petseg.errors import PetsegError
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    console.print(f"[yellow]warning:[/yellow] {message}")
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI with `argv` and return the exit status (used by `main` and by the tests)."""
+    previous = warnings.showwarning
+    warnings.showwarning = _show_warning
+    try:
+        app(args=argv, prog_name="petseg")  # standalone: handles --help and usage errors, then exits
+        return 0
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except PetsegError as exc:
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True, markup=False)
+        return 2
+    finally:
+        warnings.showwarning = previous
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run(sys.argv[1:]))

@@ -1,0 +1,40 @@
+"""The terminal: one stderr console for messages and progress bars, honouring --quiet/--verbose."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+T = TypeVar("T")
+
+console = Console(stderr=True, highlight=False)
+_settings = {"quiet": False, "verbose": False}
+
+
+def configure(quiet: bool = False, verbose: bool = False) -> None:
+    """Set the verbosity for the rest of the process (the CLI calls this once)."""
+    _settings["quiet"] = quiet
+    _settings["verbose"] = verbose
+
+
+def info(message: str) -> None:
+    """A progress message, hidden by --quiet."""
+    if not _settings["quiet"]:
+        console.print(message)
+
+
+def debug(message: str) -> None:
+    """A detail shown only with --verbose."""
+    if _settings["verbose"]:
+        console.print(f"[dim]{message}[/dim]")
+
+
+def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
+    """Iterate with a progress bar on stderr (hidden by --quiet or when stderr is not a terminal)."""
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=console, disable=_settings["quiet"] or not console.is_terminal, transient=True)
+    with progress:
+        yield from progress.track(items, total=total, description=description)

@@ -1,0 +1,1 @@
+"""Studies, datalists, importers and synthetic phantoms."""
