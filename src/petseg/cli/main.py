@@ -8,14 +8,16 @@ from __future__ import annotations
 import sys
 import warnings
 
+from rich.text import Text
+
 from petseg.cli import datalist_cmd, demo_cmd, phantom_cmd  # noqa: F401  (commands register on the app)
 from petseg.cli.app import app
 from petseg.console import console
 from petseg.errors import PetsegError
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-    console.print(f"[yellow]warning:[/yellow] {message}")
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    console.print(Text.assemble(("warning:", "yellow"), f" {message}"), soft_wrap=True)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -28,7 +30,7 @@ def run(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except PetsegError as exc:
-        console.print(f"[red]error:[/red] {exc}", soft_wrap=True, markup=False)
+        console.print(Text.assemble(("error:", "red"), f" {exc}"), soft_wrap=True)
         return 2
     finally:
         warnings.showwarning = previous

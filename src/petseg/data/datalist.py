@@ -54,16 +54,18 @@ class DatalistEntry:
 def label_is_positive(path: Path) -> bool:
     """True when the label image holds at least one foreground voxel."""
     try:
-        return bool(np.any(sitk.GetArrayViewFromImage(sitk.ReadImage(str(path))) > 0))
+        image = sitk.ReadImage(str(path))
     except RuntimeError:
         raise PetsegError(f"cannot read label {path}") from None
+    return bool(np.any(sitk.GetArrayViewFromImage(image) > 0))  # the view lives only as long as `image`
 
 
 def assign_folds(patients: list[str], positive: list[bool], n_folds: int, seed: int = 0) -> list[int]:
     """A fold per study such that a patient's studies share one fold and folds are balanced.
 
-    One fold puts every study in fold 0 (no cross-validation). Patients are placed greedily, largest first (ties in a seeded random order), into the fold with
-    the fewest studies of the patient's kind (lesion-positive or negative), then the fewest overall.
+    One fold puts every study in fold 0 (no cross-validation). Patients are placed greedily, largest
+    first (ties in a seeded random order), into the fold with the fewest studies of the patient's kind
+    (lesion-positive or negative), then the fewest overall.
     """
     if n_folds < 1:
         raise PetsegError(f"need at least 1 fold, got {n_folds}")
@@ -167,7 +169,7 @@ def read_json(path: Path) -> Any:
 
 
 def _parse_entry(item: Any, path: Path, split: str, index: int) -> DatalistEntry:
-    if not isinstance(item, dict) or "image2" not in item and "image" not in item:
+    if not isinstance(item, dict) or ("image2" not in item and "image" not in item):
         raise PetsegError(f"{path}: {split}[{index}] needs at least 'image2' (PET) or 'image'")
     root = path.parent
     pet_key = "image2" if "image2" in item else "image"

@@ -84,9 +84,11 @@ def import_folder(folder: str | Path, patient_regex: str | None = DEFAULT_PATIEN
     folder = _existing_dir(folder)
     cases, problems = [], []
     for case_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        before = len(problems)
         found = {role: _find_role(case_dir, names, problems) for role, names in FOLDER_ROLES.items()}
-        if found["pet"] is None:
+        if found["pet"] is None and len(problems) == before:
             problems.append(f"{case_dir}: no PET file (suv/pet + {'/'.join(IMAGE_SUFFIXES)})")
+        if len(problems) > before:
             continue
         cases.append(CaseFiles(case=case_dir.name, patient=patient_of(case_dir.name, patient_regex),
                                pet=found["pet"], ct=found["ct"], label=found["label"]))

@@ -222,7 +222,7 @@ def _skeleton(a: Anatomy) -> None:
         inner = a.cylinder(depth - 5, depth + 5, [(d, 0.0, TRUNK_CY, sx - 13, sy - 13) for d in (depth - 5, depth + 5)])
         if outer is not None:
             box, mask = outer
-            z, y, x = (a.grid.coords(k, box[k]) for k in range(3))
+            y, x = a.grid.coords(1, box[1]), a.grid.coords(2, box[2])
             sternal_gap = (np.abs(x)[None, None, :] < 30) & (y[None, :, None] < TRUNK_CY)
             a.paint((box, mask & ~a.grid.embed(box, inner) & ~sternal_gap), "cortical", allowed=SOFT)
     sternum_y = TRUNK_CY - a.trunk_semi_axes(420)[1] + 12

@@ -37,7 +37,7 @@ class Grid:
     @property
     def origin(self) -> tuple[float, float, float]:
         """Physical position of voxel (0, 0, 0)."""
-        nz, ny, nx = self.shape
+        _, ny, nx = self.shape
         return (-(nx - 1) / 2 * self.spacing[0], -(ny - 1) / 2 * self.spacing[1], 0.0)
 
     @property

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import json
+
+from petseg import __version__
+from petseg.cli.main import run
+
+
+def test_version(capsys):
+    assert run(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"petseg {__version__}"
+
+
+def test_every_command_has_help_with_an_example(capsys):
+    for command in ("phantom", "datalist", "demo"):
+        assert run([command, "--help"]) == 0
+        assert "Example: petseg" in capsys.readouterr().out
+
+
+def test_usage_error_exits_2(capsys):
+    assert run(["phantom"]) == 2
+    assert "Missing option" in capsys.readouterr().err
+
+
+def test_phantom_then_datalist_from_the_folder(tmp_path, capsys):
+    out = tmp_path / "cohort"
+    assert run(["phantom", "-o", str(out), "-n", "4", "--seed", "3", "--folds", "2"]) == 0
+    datalist = json.loads((out / "datalist.json").read_text())
+    assert len(datalist["training"]) == 4
+    for entry in datalist["training"]:
+        assert (out / entry["image"]).exists() and (out / entry["image2"]).exists()
+    listed = tmp_path / "again.json"
+    assert run(["datalist", "--folder", str(out), "-o", str(listed), "--folds", "2"]) == 0
+    again = json.loads(listed.read_text())
+    assert {e["case"] for e in again["training"]} == {e["case"] for e in datalist["training"]}
+    assert [e["positive"] for e in again["training"]] == [e["positive"] for e in datalist["training"]]
+    assert "4 training and 0 test studies" in capsys.readouterr().err
+
+
+def test_user_errors_are_one_line_without_traceback(tmp_path, capsys):
+    assert run(["datalist", "--autopet", str(tmp_path / "missing"), "-o", str(tmp_path / "d.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: folder not found") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert run(["datalist", "-o", str(tmp_path / "d.json")]) == 2
+    assert "exactly one of" in capsys.readouterr().err
+    assert not (tmp_path / "d.json").exists()
+
+
+def test_demo_refuses_to_mix_runs(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert run(["demo", "-o", str(out), "--size", "small"]) == 0
+    captured = capsys.readouterr()
+    assert "label" in captured.out and "Lesions (8)" in captured.err
+    assert run(["demo", "-o", str(out), "--size", "small"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert run(["demo", "-o", str(out), "--size", "small", "--overwrite"]) == 0
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("precious")
+    assert run(["demo", "-o", str(foreign), "--size", "small", "--overwrite"]) == 2
+    assert (foreign / "thesis.tex").exists()
