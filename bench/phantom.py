@@ -18,12 +18,6 @@ from petseg.data.phantom import make_phantom_study
 from petseg.data.phantom.generate import write_phantom_case
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -36,10 +30,11 @@ def main() -> None:
             for tracer in ("fdg", "psma"):
                 gen, total = [], []
                 for repeat in range(args.repeats):
-                    holder = {}
-                    gen.append(timed(lambda r=repeat: holder.update(p=make_phantom_study(
-                        seed=r, tracer=tracer, size=size, n_lesions=10))))
-                    total.append(gen[-1] + timed(lambda: write_phantom_case(holder["p"], Path(tmp) / size)))
+                    start = time.perf_counter()
+                    phantom = make_phantom_study(seed=repeat, tracer=tracer, size=size, n_lesions=10)
+                    gen.append(time.perf_counter() - start)
+                    write_phantom_case(phantom, Path(tmp) / size)
+                    total.append(time.perf_counter() - start)
                 print(f"| {size} | {tracer} | {statistics.median(gen):.2f} | {statistics.median(total):.2f} |")
 
 

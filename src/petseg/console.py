@@ -10,7 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 T = TypeVar("T")
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False)  # messages, warnings, progress
+results = Console(highlight=False)  # result tables, on stdout so they can be redirected
 _settings = {"quiet": False, "verbose": False}
 
 

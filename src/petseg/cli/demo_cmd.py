@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from petseg.cli.app import app
-from petseg.console import console, info
+from petseg.console import console, info, results
 
 
 @app.command(epilog="Example: petseg demo -o demo_out")
@@ -45,6 +45,6 @@ def demo(
     for lesion in phantom.lesions:
         lesions.add_row(str(lesion.id), lesion.site, f"{lesion.diameter_mm:.1f}", f"{lesion.volume_ml:.2f}",
                         f"{lesion.suvmax:.2f}")
-    console.print(organs)
-    console.print(lesions)
+    results.print(organs)
+    results.print(lesions)
     typer.echo(f"PET {files.pet}\nCT {files.ct}\nlabel {files.label}")

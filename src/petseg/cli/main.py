@@ -10,7 +10,13 @@ import warnings
 
 from rich.text import Text
 
-from petseg.cli import datalist_cmd, demo_cmd, phantom_cmd  # noqa: F401  (commands register on the app)
+from petseg.cli import (  # noqa: F401  (commands register on the app)
+    datalist_cmd,
+    demo_cmd,
+    evaluate_cmd,
+    phantom_cmd,
+    quantify_cmd,
+)
 from petseg.cli.app import app
 from petseg.console import console
 from petseg.errors import PetsegError

@@ -16,6 +16,7 @@ import SimpleITK as sitk
 
 from petseg.errors import PetsegError, PetsegWarning
 from petseg.io.images import Volume, read_volume
+from petseg.metrics.components import as_binary
 
 CT_FILL_HU = -1024.0
 # Median "body" value above which a PET is taken to be in Bq/ml (or counts), not SUV. Real SUV
@@ -121,7 +122,7 @@ def ct_on_pet_grid(ct: Volume, suv: Volume) -> Volume:
 
 def label_on_pet_grid(label: Volume, suv: Volume) -> Volume:
     """A binary uint8 lesion label on the PET grid (nearest-neighbour resampling where needed)."""
-    binary = label.with_array((np.nan_to_num(label.array) > 0).astype(np.uint8))
+    binary = label.with_array(as_binary(np.nan_to_num(label.array), "label").astype(np.uint8))
     if binary.same_grid(suv):
         return Volume(binary.array, suv.spacing, suv.origin, suv.direction)
     return resample_onto(binary, suv, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)

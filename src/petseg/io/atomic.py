@@ -5,6 +5,7 @@ A reader never sees a half-written file and a failed write leaves nothing behind
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import tempfile
@@ -57,6 +58,15 @@ def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:
 def write_json_atomic(target: str | os.PathLike[str], data: Any) -> None:
     """Write `data` as indented JSON to `target` atomically. NaN is written as null."""
     write_text_atomic(target, json.dumps(_nan_to_none(data), indent=2) + "\n")
+
+
+def write_csv_atomic(target: str | os.PathLike[str], rows: list[dict[str, Any]]) -> None:
+    """Write dict rows as CSV (columns from the first row's keys) atomically; NaN becomes empty."""
+    with atomic_path(target) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else [])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: "" if value is None else value for key, value in _nan_to_none(row).items()})
 
 
 def _nan_to_none(value: Any) -> Any:

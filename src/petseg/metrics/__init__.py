@@ -1,0 +1,1 @@
+"""Evaluation metrics (autoPET, lesion detection, ranking). Knows nothing of torch."""
