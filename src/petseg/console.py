@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
@@ -11,7 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 T = TypeVar("T")
 
 console = Console(stderr=True, highlight=False)  # messages, warnings, progress
-results = Console(highlight=False)  # result tables, on stdout so they can be redirected
+# Result tables go to stdout so they can be redirected; redirected, they are not wrapped at 80 columns.
+results = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 _settings = {"quiet": False, "verbose": False}
 
 

@@ -73,9 +73,10 @@ def quantify(suv: Volume, mask: Volume) -> Quantification:
     if box is None:
         return Quantification([], suv.with_array(labels_full))
     values = suv.array[box].astype(np.float64)
-    labels, count = label_components(foreground[box])
-    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
-    sums = np.bincount(labels.ravel(), weights=values.ravel(), minlength=count + 1)[1:]
+    inside = foreground[box]
+    labels, count = label_components(inside)
+    sizes = np.bincount(labels[inside], minlength=count + 1)[1:]
+    sums = np.bincount(labels[inside], weights=values[inside], minlength=count + 1)[1:]
     index = np.arange(1, count + 1)
     maxima = np.asarray(ndimage.maximum(values, labels, index), dtype=np.float64).reshape(-1)
     stats = cc3d.statistics(labels)

@@ -51,7 +51,7 @@ def test_demo_refuses_to_mix_runs(tmp_path, capsys):
     out = tmp_path / "demo"
     assert run(["demo", "-o", str(out), "--size", "small"]) == 0
     captured = capsys.readouterr()
-    assert "label" in captured.out and "Lesions (8)" in captured.err
+    assert "label" in captured.out and "Lesions (8)" in captured.out
     assert run(["demo", "-o", str(out), "--size", "small"]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert run(["demo", "-o", str(out), "--size", "small", "--overwrite"]) == 0

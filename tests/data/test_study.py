@@ -83,7 +83,8 @@ def test_label_is_binarised_and_moved_with_nearest_neighbour():
     pet = pet_volume()
     label = Volume(np.zeros((40, 60, 80), np.uint8), spacing=(2.0, 2.0, 2.5), origin=pet.origin)
     label.array[10:14, 20:24, 30:34] = 2
-    study = make_study(pet, None, label)
+    with pytest.warns(PetsegWarning, match="values other than 0/1"):
+        study = make_study(pet, None, label)
     assert study.label.same_grid(pet)
     assert set(np.unique(study.label.array)) == {0, 1}
     assert study.label.array.sum() == 2 * 2 * 2
