@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import TypeVar
 
 from rich.console import Console
@@ -33,6 +35,17 @@ def debug(message: str) -> None:
     """A detail shown only with --verbose."""
     if _settings["verbose"]:
         console.print(f"[dim]{message}[/dim]")
+
+
+@contextmanager
+def step(name: str, timings: dict[str, float]) -> Iterator[None]:
+    """Show a spinner for a processing step and record its duration (s) in `timings[name]`."""
+    start = time.perf_counter()
+    show = not _settings["quiet"] and console.is_terminal
+    with console.status(f"{name}...") if show else nullcontext():
+        yield
+    timings[name] = round(time.perf_counter() - start, 3)
+    debug(f"{name}: {timings[name]:.2f} s")
 
 
 def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:

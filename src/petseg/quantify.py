@@ -51,6 +51,17 @@ class Quantification:
                 "tlg": float(sum(lesion.tlg for lesion in self.lesions)),
                 "suvmax": max((lesion.suvmax for lesion in self.lesions), default=None)}
 
+    def table(self) -> tuple[list[str], list[dict[str, object]]]:
+        """Columns and rows of the lesion table (lesions.csv): one row per lesion, centroid split in x/y/z."""
+        columns = ["id", "voxels", "volume_ml", "suvmax", "suvmean", "suvpeak", "tlg", "centroid_x_mm",
+                   "centroid_y_mm", "centroid_z_mm"]
+        rows = []
+        for lesion in self.lesions:
+            row = {key: value for key, value in asdict(lesion).items() if key in columns}
+            row.update(zip(columns[-3:], lesion.centroid_mm, strict=True))
+            rows.append(row)
+        return columns, rows
+
     def as_dict(self) -> dict[str, object]:
         """The `totals` and `lesions` parts of lesions.json."""
         return {"totals": self.totals, "lesions": [asdict(lesion) for lesion in self.lesions]}

@@ -51,7 +51,12 @@ def test_demo_refuses_to_mix_runs(tmp_path, capsys):
     out = tmp_path / "demo"
     assert run(["demo", "-o", str(out), "--size", "small"]) == 0
     captured = capsys.readouterr()
-    assert "label" in captured.out and "Lesions (8)" in captured.out
+    assert "report.html" in captured.out and "lesion(s)" in captured.out
+    for name in ("lesions.nii.gz", "lesions.json", "lesions.csv", "mip.png", "report.html", "metrics.json",
+                 "study/suv.nii.gz", "study/ct.nii.gz", "study/label.nii.gz", "study/phantom.json"):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_cases"] == 1 and 0 <= metrics["mean"]["dice"] <= 1
     assert run(["demo", "-o", str(out), "--size", "small"]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert run(["demo", "-o", str(out), "--size", "small", "--overwrite"]) == 0

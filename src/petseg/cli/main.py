@@ -16,6 +16,7 @@ from petseg.cli import (  # noqa: F401  (commands register on the app)
     evaluate_cmd,
     phantom_cmd,
     quantify_cmd,
+    segment_cmd,
 )
 from petseg.cli.app import app
 from petseg.console import console

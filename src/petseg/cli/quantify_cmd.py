@@ -42,4 +42,4 @@ def quantify(
                                 "study": {"pet": str(pet), "mask": str(mask), "spacing_mm": list(study.suv.spacing),
                                           "shape_zyx": list(study.suv.shape)}, **result.as_dict()})
     if csv is not None:
-        write_csv_atomic(csv, [{k: v for k, v in vars(lesion).items() if k != "bbox_zyx"} for lesion in result.lesions])
+        write_csv_atomic(csv, result.table()[1], result.table()[0])

@@ -43,10 +43,18 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; give the file normal permissions
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def current_umask() -> int:
+    """The process umask (read without changing it for longer than a call)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:
@@ -60,10 +68,11 @@ def write_json_atomic(target: str | os.PathLike[str], data: Any) -> None:
     write_text_atomic(target, json.dumps(_nan_to_none(data), indent=2) + "\n")
 
 
-def write_csv_atomic(target: str | os.PathLike[str], rows: list[dict[str, Any]]) -> None:
-    """Write dict rows as CSV (columns from the first row's keys) atomically; NaN becomes empty."""
+def write_csv_atomic(target: str | os.PathLike[str], rows: list[dict[str, Any]],
+                     columns: list[str] | None = None) -> None:
+    """Write dict rows as CSV atomically; NaN becomes empty. Columns default to the first row's keys."""
     with atomic_path(target) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else [])
+        writer = csv.DictWriter(handle, fieldnames=columns or (list(rows[0]) if rows else []))
         writer.writeheader()
         for row in rows:
             writer.writerow({key: "" if value is None else value for key, value in _nan_to_none(row).items()})

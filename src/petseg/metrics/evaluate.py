@@ -97,11 +97,17 @@ def evaluate_case(pair: CasePair, rule: str = "autopet3", iou_threshold: float |
     check_same_grid(gt, pred, pair.case)
     overlap = Overlap.of(as_binary(gt.array, f"{pair.case} ground truth"),
                          as_binary(pred.array, f"{pair.case} prediction"), gt.voxel_ml)
+    return {**case_metrics(pair.case, overlap, rule, iou_threshold),
+            "prediction": str(pair.pred) if pair.pred else None}
+
+
+def case_metrics(case: str, overlap: Overlap, rule: str = "autopet3",
+                 iou_threshold: float | None = None) -> dict[str, Any]:
+    """The metrics.json entry of one case (with its per-lesion Dice list, dropped by `cohort_report`)."""
     found = detection(overlap, iou_threshold)
     dices = found.pop("lesion_dice")
-    return {"case": pair.case, **autopet_metrics(overlap, rule), **found,
-            "mean_lesion_dice": float(np.mean(dices)) if dices else math.nan, "lesion_dice": dices,
-            "prediction": str(pair.pred) if pair.pred else None}
+    return {"case": case, **autopet_metrics(overlap, rule), **found,
+            "mean_lesion_dice": float(np.mean(dices)) if dices else math.nan, "lesion_dice": dices}
 
 
 def _evaluate_capturing(pair: CasePair, rule: str, iou_threshold: float | None) -> dict[str, Any]:
@@ -129,7 +135,13 @@ def evaluate_cohort(pairs: list[CasePair], rule: str = "autopet3", iou_threshold
     for result in results:
         for message in result.pop("warnings"):
             warnings.warn(message, PetsegWarning, stacklevel=2)
-    cases = [r for r in results if "error" not in r]
+    return cohort_report(results, rule, iou_threshold)
+
+
+def cohort_report(results: list[dict[str, Any]], rule: str = "autopet3",
+                  iou_threshold: float | None = None) -> dict[str, Any]:
+    """metrics.json: per-case results, means (Dice/FNV over defined cases), pooled detection, failures."""
+    cases = [dict(r) for r in results if "error" not in r]
     failed = [r for r in results if "error" in r]
     pooled = pooled_detection(cases) if cases else {}
     for case in cases:

@@ -1,0 +1,104 @@
+"""One-call Python API: `segment(pet, ct=None, ...)` returns everything `petseg segment` writes, in memory."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from petseg import __version__
+from petseg.console import step
+from petseg.data.study import Study, load_study
+from petseg.errors import PetsegError
+from petseg.io.atomic import write_csv_atomic, write_json_atomic
+from petseg.io.images import Volume, write_volume
+from petseg.metrics.components import Overlap
+from petseg.metrics.evaluate import case_metrics
+from petseg.quantify import Quantification, quantify
+
+METHODS = ("suv",)
+
+
+@dataclass
+class SegmentResult:
+    """A segmented study: the mask on the PET grid, lesion statistics, provenance and timings."""
+
+    study: Study
+    mask: Volume
+    quantification: Quantification
+    method: dict[str, Any]
+    tracer: str
+    timings: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, Any] | None = None
+
+    def lesions_json(self) -> dict[str, Any]:
+        """The content of lesions.json."""
+        suv = self.study.suv
+        study = {key: value for key, value in self.study.meta.items() if value is not None}
+        study.update({"tracer": self.tracer, "shape_zyx": list(suv.shape), "spacing_mm": list(suv.spacing),
+                      "origin_mm": list(suv.origin), "has_ct": self.study.has_ct})
+        return {"method": self.method, "petseg_version": __version__,
+                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "study": study, **self.quantification.as_dict(), "timings_s": self.timings,
+                **({"metrics": self.metrics} if self.metrics else {})}
+
+
+def segment(pet: str | Path | Volume | Study, ct: str | Path | Volume | None = None, *,
+            label: str | Path | Volume | None = None, method: str = "suv", tracer: str = "fdg",
+            params: dict[str, str] | None = None) -> SegmentResult:
+    """Segment and quantify the lesions of one study.
+
+    `pet` is a PET in SUV (file path or `Volume`) or a ready `Study`; `ct` is optional (PET-only
+    studies work); `label` is an optional ground truth, scored with the autoPET metrics. `params`
+    override the method's parameters (e.g. {"threshold.suv": "3.5"}).
+    """
+    from petseg.data.study import make_study
+    from petseg.methods.suv import segment_suv
+
+    if method not in METHODS:
+        raise PetsegError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    timings: dict[str, float] = {}
+    with step("reading the study", timings):
+        if isinstance(pet, Study):
+            study = pet
+        elif isinstance(pet, Volume):
+            study = make_study(pet, _as_volume(ct), _as_volume(label), {"tracer": tracer})
+        else:
+            study = load_study(pet, ct, label, {"tracer": tracer})  # type: ignore[arg-type]
+    with step("segmenting", timings):
+        found = segment_suv(study, tracer, params)
+    with step("quantifying", timings):
+        lesions = quantify(study.suv, found.mask)
+    metrics = None
+    if study.label is not None:
+        overlap = Overlap.of(study.label.array > 0, found.mask.array > 0, study.suv.voxel_ml)
+        metrics = case_metrics(str(study.meta.get("case", "study")), overlap)
+    return SegmentResult(study, found.mask, lesions, found.provenance(), tracer, timings, metrics)
+
+
+def _as_volume(value: str | Path | Volume | None) -> Volume | None:
+    from petseg.io.images import read_volume
+
+    if value is None or isinstance(value, Volume):
+        return value
+    return read_volume(value, np.float32)
+
+
+def write_results(result: SegmentResult, out_dir: Path, title: str | None = None) -> dict[str, Path]:
+    """Write lesions.nii.gz, lesions.json, lesions.csv, mip.png and report.html into `out_dir`."""
+    from petseg.report.html import write_report
+    from petseg.report.mip import write_mip
+
+    paths = {name: out_dir / name for name in ("lesions.nii.gz", "lesions.json", "lesions.csv", "mip.png",
+                                               "report.html")}
+    write_volume(result.mask, paths["lesions.nii.gz"])
+    columns, rows = result.quantification.table()
+    write_csv_atomic(paths["lesions.csv"], rows, columns)
+    with step("drawing", result.timings):
+        write_mip(result, paths["mip.png"], title=title)
+    write_json_atomic(paths["lesions.json"], result.lesions_json())
+    write_report(result, paths["report.html"], paths["mip.png"], title=title)
+    return paths
