@@ -39,6 +39,8 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/phantom.py
+	$(BIN)/python bench/metrics.py
+	$(BIN)/python bench/suv_method.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) bench/out .pytest_cache .ruff_cache

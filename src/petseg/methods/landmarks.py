@@ -94,53 +94,82 @@ class LiverReference:
     region: np.ndarray
 
 
+SEARCH_VOXEL_MM = 6.0  # the liver search runs on voxels binned to about this size
+
+
+def _bin_factors(volume: Volume) -> tuple[int, int, int]:
+    return tuple(max(int(round(SEARCH_VOXEL_MM / s)), 1) for s in volume.spacing_zyx)  # type: ignore[return-value]
+
+
+def _binned(array: np.ndarray, factors: tuple[int, int, int]) -> np.ndarray:
+    """Mean over blocks of `factors` voxels (the array cropped to whole blocks)."""
+    shape = [n // f for n, f in zip(array.shape, factors, strict=True)]
+    cropped = array[: shape[0] * factors[0], : shape[1] * factors[1], : shape[2] * factors[2]]
+    return cropped.reshape(shape[0], factors[0], shape[1], factors[1], shape[2], factors[2]).mean(axis=(1, 3, 5))
+
+
+def _unbinned(mask: np.ndarray, factors: tuple[int, int, int], shape: tuple[int, ...]) -> np.ndarray:
+    """A block mask repeated back onto the full grid (the cropped edge stays False)."""
+    full = np.zeros(shape, dtype=bool)
+    grown = mask.repeat(factors[0], 0).repeat(factors[1], 1).repeat(factors[2], 2)
+    full[: grown.shape[0], : grown.shape[1], : grown.shape[2]] = grown
+    return full
+
+
 def find_liver_reference(study: Study, body: BodyFrame, suv_range: tuple[float, float],
                          max_cv: float) -> LiverReference | None:
     """The PERCIST liver reference: a 3 cm sphere in the right liver lobe, found automatically.
 
-    Searches the patient's right half of the upper abdomen for the most homogeneous region of
-    liver-like uptake (and soft-tissue density where there is a CT); None where nothing qualifies.
+    Searches the patient's right half of the upper abdomen for the largest homogeneous region of
+    liver-like uptake (and soft-tissue density where there is a CT), on ~6 mm blocks for speed; the
+    reference sphere is then measured on the full grid. None where nothing qualifies.
     """
     suv = study.suv
-    size = [max(round(30.0 / s), 1) for s in suv.spacing_zyx]
-    values = suv.array.astype(np.float32)
+    factors = _bin_factors(suv)
+    spacing = np.array(suv.spacing_zyx) * factors
+    values = _binned(suv.array.astype(np.float32), factors)
+    inside = _binned(body.mask.astype(np.float32), factors) > 0.5
+    size = [max(round(30.0 / s), 1) for s in spacing]
     mean = ndimage.uniform_filter(values, size, mode="nearest")
-    square = ndimage.uniform_filter(values * values, size, mode="nearest")
-    sd = np.sqrt(np.maximum(square - mean * mean, 0.0))
-    candidate = body.mask & (mean >= suv_range[0]) & (mean <= suv_range[1]) & (sd <= max_cv * mean)
+    sd = np.sqrt(np.maximum(ndimage.uniform_filter(values * values, size, mode="nearest") - mean * mean, 0.0))
+    candidate = inside & (mean >= suv_range[0]) & (mean <= suv_range[1]) & (sd <= max_cv * mean)
     if study.ct is not None:
-        ct_mean = ndimage.uniform_filter(study.ct.array.astype(np.float32), size, mode="nearest")
+        ct_mean = ndimage.uniform_filter(_binned(study.ct.array.astype(np.float32), factors), size, mode="nearest")
         candidate &= (ct_mean > 20) & (ct_mean < 100)
     index = np.argwhere(candidate)
     if index.size == 0:
         return None
-    points = suv.index_to_physical(index)
+    points = suv.index_to_physical(index * factors + np.array(factors) // 2)
     depth = (body.top_mm - points[:, 2]) / max(body.height_mm, 1.0)
     lateral = points[:, 0] - body.midline_x
     window = (lateral < -20) & (depth > 0.3) & (depth < 0.75)  # patient's right (LPS: -x), upper abdomen
     if not window.any():
         return None
-    # The liver is the largest homogeneous region of liver-like uptake there; its most uniform voxel
+    # The liver is the largest homogeneous region of liver-like uptake there; its most uniform block
     # is the reference centre.
     window_mask = np.zeros_like(candidate)
     window_mask[tuple(index[window].T)] = True
     labels = cc3d.connected_components(window_mask, connectivity=6)
-    largest = np.argmax(np.bincount(labels[window_mask])[1:]) + 1
-    index = np.argwhere(labels == largest)
-    cv = sd[tuple(index.T)] / np.maximum(mean[tuple(index.T)], 1e-6)
-    best = index[np.argmin(cv)]
-    radius = [max(int(15.0 // s), 0) for s in suv.spacing_zyx]
-    grids = np.meshgrid(*[np.arange(-r, r + 1) * s for r, s in zip(radius, suv.spacing_zyx, strict=True)],
-                        indexing="ij")
-    sphere = sum(g**2 for g in grids) <= 15.0**2
-    offsets = np.argwhere(sphere) - radius
-    voxels = np.clip(best + offsets, 0, np.array(suv.shape) - 1)
-    sample = values[tuple(voxels.T)].astype(np.float64)
-    liver_like = body.mask & (np.abs(mean - sample.mean()) <= 0.35 * sample.mean())
+    index = np.argwhere(labels == np.argmax(np.bincount(labels[window_mask])[1:]) + 1)
+    best_block = index[np.argmin(sd[tuple(index.T)] / np.maximum(mean[tuple(index.T)], 1e-6))]
+    best = best_block * factors + np.array(factors) // 2
+    sample = _sphere_values(suv, best, 15.0)
+    liver_like = inside & (np.abs(mean - sample.mean()) <= 0.35 * sample.mean())
     labels = cc3d.connected_components(liver_like, connectivity=6)
-    region = labels == labels[tuple(best)]
+    region = labels == labels[tuple(best_block)]
     # Grow by ~10 mm: the 3 cm means miss the organ's rim, where its noise would pass the threshold.
-    grow = [max(round(20.0 / s), 1) for s in suv.spacing_zyx]
+    grow = [max(round(20.0 / s), 1) for s in spacing]
     region = ndimage.uniform_filter(region.astype(np.float32), grow, mode="constant") > 0
     return LiverReference(mean=float(sample.mean()), sd=float(sample.std()),
-                          center_mm=[float(v) for v in suv.index_to_physical(best)], region=region)
+                          center_mm=[float(v) for v in suv.index_to_physical(best)],
+                          region=_unbinned(region, factors, suv.shape))
+
+
+def _sphere_values(volume: Volume, center: np.ndarray, radius_mm: float) -> np.ndarray:
+    """SUVs (float64) of the voxels whose centres lie within `radius_mm` of voxel `center`."""
+    radius = [max(int(radius_mm // s), 0) for s in volume.spacing_zyx]
+    grids = np.meshgrid(*[np.arange(-r, r + 1) * s for r, s in zip(radius, volume.spacing_zyx, strict=True)],
+                        indexing="ij")
+    offsets = np.argwhere(sum(g**2 for g in grids) <= radius_mm**2) - radius
+    voxels = np.clip(center + offsets, 0, np.array(volume.shape) - 1)
+    return volume.array[tuple(voxels.T)].astype(np.float64)
