@@ -94,3 +94,15 @@ def test_failure_while_writing_keeps_the_earlier_results(tmp_path, study_files, 
         run(["segment", "--pet", str(study_files.pet), "-o", str(out), "--overwrite"])
     assert sorted(p.name for p in out.iterdir()) == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_segment_real_sarcoma_study(tmp_path, real_data):
+    folder = real_data / "sts_cropped_petct_masks" / "STS_001"
+    out = tmp_path / "sts"
+    assert run(["segment", "--pet", str(folder / "PET/nifti/image/image.nii.gz"),
+                "--ct", str(folder / "CT/nifti/image/image.nii.gz"),
+                "--label", str(folder / "PET/nifti/mask/mask.nii.gz"), "-o", str(out)]) == 0
+    report = json.loads((out / "lesions.json").read_text())
+    assert report["metrics"]["tp"] == 1 and report["metrics"]["fnv_ml"] == 0.0  # the sarcoma is found
+    assert report["study"]["has_ct"] is True
+    assert read_volume(out / "lesions.nii.gz").shape == (59, 43, 41)  # on the PET grid, not the CT's
