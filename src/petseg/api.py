@@ -15,6 +15,7 @@ from petseg.data.study import Study, load_study
 from petseg.errors import PetsegError
 from petseg.io.atomic import write_csv_atomic, write_json_atomic
 from petseg.io.images import Volume, write_volume
+from petseg.io.suv import SuvOverrides
 from petseg.metrics.components import Overlap
 from petseg.metrics.evaluate import case_metrics
 from petseg.quantify import Quantification, quantify
@@ -48,13 +49,17 @@ class SegmentResult:
 
 def segment(pet: str | Path | Volume | Study, ct: str | Path | Volume | None = None, *,
             label: str | Path | Volume | None = None, method: str = "suv", tracer: str = "fdg",
-            params: dict[str, str] | None = None) -> SegmentResult:
+            params: dict[str, str] | None = None, suv_overrides: SuvOverrides | None = None,
+            roi: str | None = None) -> SegmentResult:
     """Segment and quantify the lesions of one study.
 
-    `pet` is a PET in SUV (file path or `Volume`) or a ready `Study`; `ct` is optional (PET-only
-    studies work); `label` is an optional ground truth, scored with the autoPET metrics. `params`
+    `pet` is a PET in SUV (NIfTI/MHA/NRRD path or `Volume`), a DICOM folder or zip (converted to SUV
+    from its headers; `suv_overrides` fix missing tags), or a ready `Study`; `ct` is optional (PET-only
+    studies work) and may be a DICOM folder; `label` is an optional ground truth (image file, or a DICOM
+    SEG/RTSTRUCT with DICOM input, ROI chosen by `roi`), scored with the autoPET metrics. `params`
     override the method's parameters (e.g. {"threshold.suv": "3.5"}).
     """
+    from petseg.data.dicom_study import is_dicom_input, load_dicom_study
     from petseg.data.study import make_study
     from petseg.methods.suv import segment_suv
 
@@ -66,7 +71,13 @@ def segment(pet: str | Path | Volume | Study, ct: str | Path | Volume | None = N
             study = pet
         elif isinstance(pet, Volume):
             study = make_study(pet, _as_volume(ct), _as_volume(label), {"tracer": tracer})
+        elif is_dicom_input(pet):
+            study = load_dicom_study(pet, ct, mask=label, roi=roi, overrides=suv_overrides,  # type: ignore[arg-type]
+                                     tracer=tracer)
         else:
+            if is_dicom_input(ct):
+                raise PetsegError("give the PET as DICOM too when the CT is a DICOM folder (or convert both with "
+                                  "`petseg convert`)")
             study = load_study(pet, ct, label, {"tracer": tracer})  # type: ignore[arg-type]
     with step("segmenting", timings):
         found = segment_suv(study, tracer, params)
@@ -87,8 +98,11 @@ def _as_volume(value: str | Path | Volume | None) -> Volume | None:
     return read_volume(value, np.float32)
 
 
-def write_results(result: SegmentResult, out_dir: Path, title: str | None = None) -> dict[str, Path]:
-    """Write lesions.nii.gz, lesions.json, lesions.csv, mip.png and report.html into `out_dir`."""
+def write_results(result: SegmentResult, out_dir: Path, title: str | None = None, dicom_source: Any = None,
+                  per_lesion: bool = False) -> dict[str, Path]:
+    """Write lesions.nii.gz, lesions.json, lesions.csv, mip.png and report.html into `out_dir`, and
+    lesions_seg.dcm when the study came from DICOM (or `dicom_source` names the source PET series)."""
+    from petseg.io.dicom_seg import write_dicom_seg
     from petseg.report.html import write_report
     from petseg.report.mip import write_mip
 
@@ -101,4 +115,11 @@ def write_results(result: SegmentResult, out_dir: Path, title: str | None = None
         write_mip(result, paths["mip.png"], title=title)
     write_json_atomic(paths["lesions.json"], result.lesions_json())
     write_report(result, paths["report.html"], paths["mip.png"], title=title)
+    source = dicom_source or result.study.dicom
+    if source is not None:
+        if not source.volume.same_grid(result.mask):
+            raise PetsegError("the source DICOM series is not on the grid of the segmented PET; DICOM-SEG not written")
+        paths["lesions_seg.dcm"] = out_dir / "lesions_seg.dcm"
+        with step("writing DICOM-SEG", result.timings):
+            write_dicom_seg(result.quantification.labels.array, source, paths["lesions_seg.dcm"], per_lesion)
     return paths

@@ -37,9 +37,9 @@ def demo(
             write_phantom_case(phantom, staging / "study")
         result = segment(phantom.study, tracer=tracer)
         result.timings = {**timings, **result.timings}
-        write_results(result, staging, title=f"synthetic {tracer.upper()} study {phantom.case}")
+        written = write_results(result, staging, title=f"synthetic {tracer.upper()} study {phantom.case}")
         write_json_atomic(staging / "metrics.json", cohort_report([result.metrics]))  # type: ignore[list-item]
-    print_summary(result, out)
+    print_summary(result, out, [*written, "metrics.json", "study/"])
     suv = phantom.study.suv
     info(f"synthetic {tracer.upper()} study: {suv.shape[2]} x {suv.shape[1]} x {suv.shape[0]} voxels, "
          f"{len(phantom.lesions)} lesions placed, hot spots that are not lesions: "

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from petseg.cli import dicom_options as opt
 from petseg.cli.app import app
 from petseg.console import info, results
 from petseg.errors import PetsegError
@@ -25,29 +26,43 @@ def parse_params(items: list[str]) -> dict[str, str]:
 
 @app.command(epilog="Example: petseg segment --pet suv.nii.gz --ct ct.nii.gz -o results/")
 def segment(
-    pet: Path = typer.Option(..., "--pet", help="PET in SUV (NIfTI/MHA/NRRD)."),
+    pet: Path = typer.Option(..., "--pet", help="PET: SUV image (NIfTI/MHA/NRRD) or DICOM folder/zip (to SUV)."),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
-    ct: Path | None = typer.Option(None, "--ct", help="CT in HU (any grid; resampled onto the PET). Optional."),
-    label: Path | None = typer.Option(None, "--label", help="Ground truth, to draw and score against (optional)."),
+    ct: Path | None = typer.Option(None, "--ct", help="CT in HU, image or DICOM folder (any grid; resampled onto "
+                                   "the PET). Optional; with DICOM input a CT beside the PET is found."),
+    label: Path | None = typer.Option(None, "--label", help="Ground truth, to draw and score against (optional; "
+                                      "an image, or a SEG/RTSTRUCT with DICOM input)."),
+    roi: str | None = opt.ROI,
     method: str = typer.Option("suv", "--method", help="Segmentation method: suv (training-free)."),
     tracer: str = typer.Option("fdg", "--tracer", help="fdg or psma (sets the method's parameters)."),
     param: list[str] = typer.Option([], "--param", help="Override a method parameter, key=value "
                                     "(e.g. threshold.mode=percist); repeatable."),
+    dicom_seg: bool = typer.Option(False, "--dicom-seg", help="Also write lesions_seg.dcm for a PET converted by "
+                                   "`petseg convert` (always written for DICOM input)."),
+    per_lesion: bool = typer.Option(False, "--per-lesion", help="DICOM-SEG with one segment per lesion."),
+    weight: float | None = opt.WEIGHT,
+    dose: float | None = opt.DOSE,
+    injection_time: str | None = opt.INJECTION_TIME,
+    half_life: float | None = opt.HALF_LIFE,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the results of an earlier run."),
 ) -> None:
-    """Find and measure the lesions of one study: lesions.nii.gz, lesions.json, lesions.csv, mip.png, report.html."""
+    """Find and measure the lesions of one study: lesions.nii.gz, lesions.json, lesions.csv, mip.png, report.html
+    (and lesions_seg.dcm for DICOM)."""
     from petseg.api import segment as run_segment
     from petseg.api import write_results
+    from petseg.data.dicom_study import is_dicom_input, recorded_pet_source
     from petseg.io.outdir import check_output_dir, staged_output_dir
 
     check_output_dir(out, overwrite)  # refuse before the work, not after
-    result = run_segment(pet, ct, label=label, method=method, tracer=tracer, params=parse_params(param))
+    source = recorded_pet_source(pet) if dicom_seg and not is_dicom_input(pet) else None
+    result = run_segment(pet, ct, label=label, method=method, tracer=tracer, params=parse_params(param), roi=roi,
+                         suv_overrides=opt.suv_overrides(weight, dose, injection_time, half_life))
     with staged_output_dir(out, overwrite) as staging:
-        write_results(result, staging)
-    print_summary(result, out)
+        written = write_results(result, staging, dicom_source=source, per_lesion=per_lesion)
+    print_summary(result, out, list(written))
 
 
-def print_summary(result, out: Path) -> None:
+def print_summary(result, out: Path, written: list[str]) -> None:
     """The lesion table and totals on stdout, the output paths on stderr."""
     table = Table(title=f"{len(result.quantification.lesions)} lesion(s)")
     for column in ("#", "volume ml", "SUVmax", "SUVmean", "SUVpeak", "TLG"):
@@ -64,4 +79,4 @@ def print_summary(result, out: Path) -> None:
         dice = "n/a" if m["dice"] != m["dice"] else f"{m['dice']:.3f}"
         results.print(f"vs ground truth: Dice {dice}, FPV {m['fpv_ml']:.2f} ml, FNV {m['fnv_ml']:.2f} ml, "
                       f"{m['tp']}/{m['gt_lesions']} lesions found, {m['fp']} false-positive lesion(s)")
-    info(f"results in {out}: lesions.nii.gz, lesions.json, lesions.csv, mip.png, report.html")
+    info(f"results in {out}: {', '.join(written)}")

@@ -26,12 +26,17 @@ MAX_PLAUSIBLE_BODY_SUV = 50.0
 
 @dataclass
 class Study:
-    """One exam: `suv` (reference grid), `ct` in HU on that grid or None, optional binary `label`."""
+    """One exam: `suv` (reference grid), `ct` in HU on that grid or None, optional binary `label`.
+
+    `dicom` keeps the source PET series (a `petseg.io.dicom.SeriesVolume`) when the study was read from
+    DICOM, so that results can be written back as DICOM-SEG referencing it.
+    """
 
     suv: Volume
     ct: Volume | None = None
     label: Volume | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    dicom: Any = None
 
     @property
     def has_ct(self) -> bool:

@@ -30,6 +30,7 @@ class BodyFrame:
     midline_x: float
     center_y: float
     head_present: bool
+    fov_top_mm: float
 
     def depth_mm(self, point: np.ndarray) -> float:
         """Distance below the top of the body."""
@@ -65,9 +66,13 @@ def body_frame(study: Study) -> BodyFrame:
     corners = np.array([[a, b, c] for a in (lo[0], hi[0]) for b in (lo[1], hi[1]) for c in (lo[2], hi[2])])
     physical = suv.index_to_physical(corners)
     centre = suv.index_to_physical(index.mean(axis=0))
+    shape = np.array(suv.shape) - 1
+    grid_corners = suv.index_to_physical(np.array([[a, b, c] for a in (0, shape[0]) for b in (0, shape[1])
+                                                   for c in (0, shape[2])]))
     return BodyFrame(mask=body, top_mm=float(physical[:, 2].max()),
                      height_mm=float(physical[:, 2].max() - physical[:, 2].min()),
-                     midline_x=float(centre[0]), center_y=float(centre[1]), head_present=_head_present(body, suv))
+                     midline_x=float(centre[0]), center_y=float(centre[1]), head_present=_head_present(body, suv),
+                     fov_top_mm=float(grid_corners[:, 2].max()))
 
 
 def _head_present(body: np.ndarray, suv: Volume) -> bool:
@@ -98,7 +103,7 @@ SEARCH_VOXEL_MM = 6.0  # the liver search runs on voxels binned to about this si
 
 
 def _bin_factors(volume: Volume) -> tuple[int, int, int]:
-    return tuple(max(int(round(SEARCH_VOXEL_MM / s)), 1) for s in volume.spacing_zyx)  # type: ignore[return-value]
+    return tuple(max(round(SEARCH_VOXEL_MM / s), 1) for s in volume.spacing_zyx)  # type: ignore[return-value]
 
 
 def _binned(array: np.ndarray, factors: tuple[int, int, int]) -> np.ndarray:

@@ -29,6 +29,7 @@ class Candidate:
     mask: np.ndarray
     volume_ml: float
     centroid: np.ndarray
+    top_mm: float
     suvmax: float
     cv: float
     elongation: float
@@ -63,6 +64,7 @@ def describe_candidates(study: Study, labels: np.ndarray, count: int) -> list[Ca
             core_hu = float(np.median(study.ct.array[core]))
         candidates.append(Candidate(
             index=index, box=box, mask=mask, volume_ml=mask.sum() * suv.voxel_ml, centroid=physical.mean(axis=0),
+            top_mm=float(physical[:, 2].max()),
             suvmax=float(values.max()), cv=float(values.std() / max(values.mean(), 1e-6)),
             elongation=_elongation(physical), shell_ratio=_shell_ratio(mask), water_fraction=water,
             core_hu=core_hu, contrast=float(values.max()) / _background(suv.array, labels, box, margin)))
@@ -119,7 +121,11 @@ def _single_rule(c: Candidate, body: BodyFrame, rules: dict[str, Any], has_ct: b
     lateral, posterior = body.lateral_mm(point), body.posterior_mm(point)
     depth, depth_fraction = body.depth_mm(point), body.depth_fraction(point)
     brain = rules.get("brain")
-    if brain and body.head_present and depth < brain["max_depth_mm"] and c.volume_ml >= brain["min_volume_ml"]:
+    # The brain: at the top of a body that shows a head, or cut by the top of the field of view (arms
+    # raised above the head hide the head's outline).
+    at_top = body.head_present and depth < brain["max_depth_mm"] if brain else False
+    cut_by_fov = brain and body.fov_top_mm - c.top_mm <= brain["fov_top_margin_mm"]
+    if brain and (at_top or cut_by_fov) and c.volume_ml >= brain["min_volume_ml"]:
         return "brain"
     bladder = rules.get("bladder")
     if bladder and c.volume_ml >= bladder["min_volume_ml"] and depth_fraction >= bladder["min_depth_fraction"] \

@@ -1,0 +1,80 @@
+"""A `Study` from DICOM: PET series to SUV, the CT of the same study, an optional SEG/RTSTRUCT mask."""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from petseg.data.study import Study, make_study
+from petseg.errors import PetsegError, PetsegWarning
+from petseg.io.dicom import choose_ct, choose_pet, discover, read_pet_suv, read_series
+from petseg.io.dicom_seg import read_dicom_mask
+from petseg.io.suv import SuvOverrides
+
+
+def is_dicom_input(path: str | Path | None) -> bool:
+    """True for a folder or a zip archive (DICOM input), False for image files."""
+    if path is None:
+        return False
+    path = Path(path)
+    return path.is_dir() or (path.is_file() and zipfile.is_zipfile(path))
+
+
+def load_dicom_study(pet: str | Path, ct: str | Path | None = None, *, mask: str | Path | None = None,
+                     roi: str | None = None, overrides: SuvOverrides | None = None, pet_series: str | None = None,
+                     ct_series: str | None = None, tracer: str = "fdg") -> Study:
+    """Read a PET (converted to SUV), the CT of the same study (from `ct`, else from the PET's folder if it
+    holds one) and an optional mask, all on the PET grid. `meta` records the conversion."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PetsegWarning)
+        found = discover(pet)
+        pet_choice = choose_pet(found, pet, pet_series)
+        pet_volume, conversion = read_pet_suv(pet_choice, overrides)
+        ct_found = discover(ct) if ct is not None else found
+        ct_choice = choose_ct(ct_found, pet_choice, ct or pet, ct_series, same_study_only=ct is None)
+        if ct is not None and ct_choice is None:
+            raise PetsegError(f"no CT series in {ct}")
+        ct_volume = read_series(ct_choice).volume if ct_choice is not None else None
+        label = read_dicom_mask(mask, pet_volume, roi) if mask is not None else None
+    messages = [str(w.message) for w in caught if issubclass(w.category, PetsegWarning)]
+    for w in caught:  # pass every warning on to the caller (the CLI prints them)
+        warnings.warn(w.message, w.category, stacklevel=2)
+    meta: dict[str, Any] = {
+        "pet_path": str(pet), "ct_path": str(ct or pet) if ct_choice is not None else None,
+        "label_path": str(mask) if mask is not None else None, "tracer": tracer,
+        "case": str(pet_choice.headers[0].get("PatientID", "") or Path(pet).name),
+        "suv_source": f"DICOM {conversion.units}, factor {conversion.factor:.6g} "
+                      f"({conversion.tags_used.get('scan_time_from', 'vendor scale factor')})",
+        "conversion": {**conversion.as_dict(), "warnings": messages,
+                       "pet_series": {"uid": pet_choice.uid, "description": pet_choice.description,
+                                      "files": len(pet_choice.sources), "source": str(Path(pet).resolve()),
+                                      "resampled_to_uniform_slices": pet_volume.resampled},
+                       "ct_series": None if ct_choice is None else {
+                           "uid": ct_choice.uid, "description": ct_choice.description,
+                           "files": len(ct_choice.sources), "source": str(Path(ct or pet).resolve())}}}
+    study = make_study(pet_volume.volume, ct_volume, label, meta)
+    study.dicom = pet_volume
+    if label is not None and not np.any(label.array):
+        warnings.warn("the DICOM mask is empty on the PET grid", PetsegWarning, stacklevel=2)
+    return study
+
+
+def recorded_pet_source(pet_file: str | Path):
+    """The source PET series of a `suv.nii.gz` written by `petseg convert` (named in its conversion.json)."""
+    from petseg.data.datalist import read_json
+    from petseg.io.dicom import find_series
+
+    record = Path(pet_file).parent / "conversion.json"
+    hint = ("DICOM-SEG needs the source PET DICOM: give --pet as a DICOM folder, or a suv.nii.gz written by "
+            "`petseg convert` (its conversion.json names the source series)")
+    if not record.is_file():
+        raise PetsegError(hint)
+    series = read_json(record).get("pet_series") or {}
+    source = series.get("source")
+    if not source or not Path(source).exists():
+        raise PetsegError(f"{hint}; the recorded source {source!r} is not available")
+    return read_series(find_series(discover(source), series["uid"]))
