@@ -43,7 +43,9 @@ class Source:
         else:
             with zipfile.ZipFile(self.path) as archive:
                 handle = io.BytesIO(archive.read(self.member))
-        dataset = pydicom.dcmread(handle, stop_before_pixels=not pixels, force=True)
+        with warnings.catch_warnings():  # pydicom's notes on odd encodings are not the user's concern
+            warnings.filterwarnings("ignore", category=UserWarning, module="pydicom")
+            dataset = pydicom.dcmread(handle, stop_before_pixels=not pixels, force=True)
         if "TransferSyntaxUID" not in dataset.file_meta:
             dataset.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
         return dataset

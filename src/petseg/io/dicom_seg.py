@@ -134,6 +134,26 @@ def _to_acquired_slices(mask: np.ndarray, positions: np.ndarray, step: float) ->
     return mask[nearest]
 
 
+# Patient and study attributes a SEG must carry (type 2: present, possibly empty); anonymised PET often lacks some.
+_TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+          "ReferringPhysicianName", "StudyID", "AccessionNumber")
+
+
+def _with_type2_attributes(datasets: list[Dataset]) -> list[Dataset]:
+    """The source datasets, copied with empty values for missing type-2 attributes (when any are missing)."""
+    missing = [key for key in _TYPE2 if key not in datasets[0]]
+    if not missing:
+        return datasets
+    completed = []
+    for dataset in datasets:
+        copy = Dataset(dataset)
+        copy.file_meta = dataset.file_meta
+        for key in missing:
+            setattr(copy, key, "")
+        completed.append(copy)
+    return completed
+
+
 def write_dicom_seg(labels: np.ndarray, pet: SeriesVolume, path: Path, per_lesion: bool = False) -> Path:
     """Write a mask (0 background, lesion ids > 0) as a DICOM SEG referencing the source PET series.
 
@@ -155,12 +175,20 @@ def write_dicom_seg(labels: np.ndarray, pet: SeriesVolume, path: Path, per_lesio
         tracking_uid=hd.UID() if per_lesion else None) for k, i in enumerate(ids or [1])]
     if per_lesion and not ids:
         pixels = np.zeros((*array.shape, 1), dtype=np.uint8)
-    seg = hd.seg.Segmentation(
-        source_images=pet.datasets, pixel_array=pixels, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+    with warnings.catch_warnings():  # e.g. notes on anonymised person names, not the user's concern
+        warnings.filterwarnings("ignore", category=UserWarning, module="highdicom")
+        seg = _segmentation(pixels, descriptions, pet)
+    with atomic_path(path) as tmp:
+        seg.save_as(tmp)
+    return path
+
+
+def _segmentation(pixels: np.ndarray, descriptions: list, pet: SeriesVolume) -> hd.seg.Segmentation:
+    """A binary SEG of `pixels` (frames in the order of the PET datasets) referencing the PET series."""
+    return hd.seg.Segmentation(
+        source_images=_with_type2_attributes(pet.datasets), pixel_array=pixels,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=900,
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer="petseg", manufacturer_model_name="petseg",
         software_versions=__version__, device_serial_number="0", content_label="LESIONS",
         content_description="Lesions segmented by petseg (research use only)", omit_empty_frames=False)
-    with atomic_path(path) as tmp:
-        seg.save_as(tmp)
-    return path
