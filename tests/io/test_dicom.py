@@ -61,7 +61,7 @@ def test_missing_slice_is_refused(tmp_path, dicom_folder):
     folder = tmp_path / "gap"
     shutil.copytree(dicom_folder / "pet", folder)
     (folder / "pet_0010.dcm").unlink()
-    with pytest.raises(PetsegError, match="gap.*slices are missing"):
+    with pytest.raises(PetsegError, match=r"gap.*slices are missing"):
         read_pet_suv(choose_pet(discover(folder), folder))
 
 
@@ -80,13 +80,13 @@ def test_two_pet_series_ask_for_a_choice(tmp_path, small_study):
     write_study_dicom(small_study[0], None, tmp_path / "a")
     uids = write_study_dicom(small_study[0], None, tmp_path / "b")
     found = discover(tmp_path)
-    with pytest.raises(PetsegError, match="2 attenuation-corrected PET series.*--pet-series"):
+    with pytest.raises(PetsegError, match=r"2 attenuation-corrected PET series.*--pet-series"):
         choose_pet(found, tmp_path)
     assert choose_pet(found, tmp_path, uids["pet"]).uid == uids["pet"]
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "notes.txt").write_text("not DICOM")
-    with pytest.raises(PetsegError, match="no DICOM series"):
+    with pytest.raises(PetsegError, match=r"no DICOM series"):
         discover(empty)
 
 
@@ -117,7 +117,7 @@ def test_rtstruct_holes_by_even_odd(dicom_folder):
     mask = rasterise_rtstruct(rt, grid).array
     assert mask[k].sum() == 9 * 9 - 3 * 3 and mask.sum() == mask[k].sum()
     assert mask[k, 48, 48] == 0 and mask[k, 48, 45] == 1
-    with pytest.raises(PetsegError, match="no ROI named 'GTV'"):
+    with pytest.raises(PetsegError, match=r"no ROI named 'GTV'"):
         rasterise_rtstruct(rt, grid, "GTV")
 
 
@@ -138,7 +138,7 @@ def test_dicom_seg_round_trip(tmp_path, dicom_folder):
 
 def test_real_sts_series(real_data):
     folder = real_data / "sts_001_wb_pet_rtstruct"
-    with pytest.warns(PetsegWarning, match="not uniform"):
+    with pytest.warns(PetsegWarning, match=r"not uniform"):
         study = load_dicom_study(folder / "pet", mask=folder / "rtstruct" / "1-1.dcm", roi="GTV_Mass")
     assert study.meta["conversion"]["suv_factor"] == pytest.approx(2.42903e-4, rel=1e-4)
     assert int(study.label.array.sum()) == 5095
@@ -147,6 +147,6 @@ def test_real_sts_series(real_data):
     assert float(study.suv.array.max()) == pytest.approx(66.5, abs=0.05)  # per-slice slopes, no overflow
     edema = read_dicom_mask(folder / "rtstruct" / "1-1.dcm", study.dicom, "GTV_Edema")
     assert int(edema.array.sum()) == 8058
-    with pytest.raises(PetsegError, match="2 ROIs .*--roi"):
+    with pytest.raises(PetsegError, match=r"2 ROIs .*--roi"):
         read_dicom_mask(folder / "rtstruct" / "1-1.dcm", study.dicom)
     assert pydicom.dcmread(str(folder / "rtstruct" / "1-1.dcm")).Modality == "RTSTRUCT"

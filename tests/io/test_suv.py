@@ -96,18 +96,18 @@ def test_rules_without_real_data():
     assert result.sul_factor == pytest.approx(result.factor * lean_body_mass_kg(80, 1.8, "M") / 80)
     assert suv_conversion([{**header, "DecayCorrection": "ADMIN"}]).factor == pytest.approx(80e3 / 370e6)
     assert suv_conversion([{**header, "Units": "GML"}]).factor == 1.0
-    with pytest.raises(PetsegError, match="without attenuation and decay correction"):
+    with pytest.raises(PetsegError, match=r"without attenuation and decay correction"):
         suv_conversion([{**header, "CorrectedImage": ["DECY"]}])
-    with pytest.raises(PetsegError, match="Units CNTS without Philips"):
+    with pytest.raises(PetsegError, match=r"Units CNTS without Philips"):
         suv_conversion([{**header, "Units": "CNTS"}])
     counts = suv_conversion([{**header, "Units": "CNTS", "PhilipsPETPrivateGroup": {
         "ActivityConcentrationScaleFactor": 2.5}}])
     assert counts.factor == pytest.approx(2.5 * result.factor)
-    with pytest.raises(PetsegError, match="injection .* is after the scan"):
+    with pytest.raises(PetsegError, match=r"injection .* is after the scan"):
         suv_conversion([{**header, "RadiopharmaceuticalStartTime": "120000"}])
     ge = suv_conversion([{**header, "SeriesTime": "130000", "GEPrivatePostInjectionDateTime": "20240101113000"}])
     assert ge.tags_used["scan_time_from"].startswith("GE private")
-    with pytest.raises(PetsegError, match="RadiopharmaceuticalStartTime is missing.*--injection-time"):
+    with pytest.raises(PetsegError, match=r"RadiopharmaceuticalStartTime is missing.*--injection-time"):
         suv_conversion([{key: v for key, v in header.items() if key != "RadiopharmaceuticalStartTime"}])
 
 

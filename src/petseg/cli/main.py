@@ -11,6 +11,7 @@ import warnings
 from rich.text import Text
 
 from petseg.cli import (  # noqa: F401  (commands register on the app)
+    challenge_cmd,
     convert_cmd,
     datalist_cmd,
     demo_cmd,
