@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from petseg.cli.main import run
+from petseg.errors import PetsegWarning
 from petseg.io.images import read_volume
 
 
@@ -52,7 +53,8 @@ def test_segment_dicom_folder_writes_a_readable_seg(tmp_path, real_data):
     from petseg.data.dicom_study import load_dicom_study
     from petseg.io.dicom_seg import read_dicom_mask
 
-    pet = load_dicom_study(folder / "pet").dicom
+    with pytest.warns(PetsegWarning, match="not uniform"):
+        pet = load_dicom_study(folder / "pet").dicom
     np.testing.assert_array_equal(read_dicom_mask(out / "lesions_seg.dcm", pet).array, (mask > 0).astype(np.uint8))
 
 

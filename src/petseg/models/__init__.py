@@ -1,0 +1,1 @@
+"""Networks (MONAI) built from recipes."""

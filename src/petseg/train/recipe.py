@@ -1,0 +1,70 @@
+"""Recipes: the data that says how a model is trained (network, loss, optimiser, crops, augmentations).
+
+Recipes live in `petseg/train/recipes/*.yaml`, one per seed paper (each value cites its section) plus tiny
+CPU recipes; a user may pass the path of their own YAML. Sizes are (x, y, z) as in the papers and MONAI.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from petseg.errors import PetsegError
+
+REQUIRED = ("name", "inputs", "network", "loss", "optimizer", "scheduler", "training")
+INPUTS = ("ct", "pet")
+
+
+def recipe_names() -> list[str]:
+    """Names of the recipes shipped with petseg."""
+    folder = resources.files("petseg.train").joinpath("recipes")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_recipe(name_or_path: str | Path, overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    """A recipe by shipped name or YAML path, with dotted `overrides` ('network.init_filters' -> '8')."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise PetsegError(f"recipe file not found: {path}")
+        text = path.read_text(encoding="utf-8")
+    elif str(name_or_path) in recipe_names():
+        text = resources.files("petseg.train").joinpath("recipes", f"{name_or_path}.yaml").read_text(encoding="utf-8")
+    else:
+        raise PetsegError(f"unknown recipe {name_or_path!r}: choose one of {', '.join(recipe_names())} or a YAML file")
+    try:
+        recipe = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PetsegError(f"recipe {name_or_path} is not valid YAML: {exc}") from None
+    for key, value in (overrides or {}).items():
+        _set(recipe, key, yaml.safe_load(value))
+    validate(recipe)
+    return recipe
+
+
+def _set(recipe: dict[str, Any], key: str, value: Any) -> None:
+    *parents, leaf = key.split(".")
+    node = recipe
+    for part in parents:
+        if not isinstance(node.get(part), dict):
+            raise PetsegError(f"recipe has no section {part!r} (in override {key!r})")
+        node = node[part]
+    node[leaf] = value
+
+
+def validate(recipe: Any) -> None:
+    """Refuse a recipe that misses a section or names inputs petseg does not have."""
+    if not isinstance(recipe, dict):
+        raise PetsegError("a recipe must be a YAML mapping")
+    missing = [key for key in REQUIRED if key not in recipe]
+    if missing:
+        raise PetsegError(f"recipe {recipe.get('name', '?')} lacks {', '.join(missing)}")
+    inputs = recipe["inputs"]
+    if not inputs or any(i not in INPUTS for i in inputs):
+        raise PetsegError(f"recipe inputs must be a list of {INPUTS}, got {inputs}")
+    patch = recipe["training"].get("patch_size")
+    if not (isinstance(patch, list) and len(patch) == 3 and all(isinstance(n, int) and n > 0 for n in patch)):
+        raise PetsegError(f"training.patch_size must be three positive integers (x, y, z), got {patch}")

@@ -1,0 +1,41 @@
+"""One optimisation step on a batch, whatever the network's outputs (deep supervision or not)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from petseg.train.losses import StepwiseLoss
+
+
+def main_output(output: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+    """The full-resolution prediction of a network that may return deep-supervision outputs."""
+    if isinstance(output, list | tuple):
+        return output[0]
+    return output
+
+
+def compute_loss(loss: nn.Module, output, label: torch.Tensor, pet: torch.Tensor) -> torch.Tensor:
+    """The recipe's loss on a network output (lists and DynUNet's stacked heads handled)."""
+    if isinstance(loss, StepwiseLoss):
+        return loss(main_output(output), label, pet)
+    if isinstance(output, torch.Tensor) and output.dim() == label.dim() + 1:  # DynUNet: (B, heads, C, ...)
+        output = list(torch.unbind(output, dim=1))
+    if isinstance(output, list | tuple) and not hasattr(loss, "weight_mode"):
+        output = output[0]
+    if isinstance(loss, nn.BCEWithLogitsLoss):
+        return loss(output, label.float())
+    return loss(output, label)
+
+
+def training_step(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Optimizer, image: torch.Tensor,
+                  label: torch.Tensor, pet_channel: int = 0) -> float | None:
+    """Forward, backward and update; returns the loss, or None (no update) when it is not finite."""
+    network.train()
+    optimizer.zero_grad(set_to_none=True)
+    value = compute_loss(loss, network(image), label, image[:, pet_channel:pet_channel + 1])
+    if not torch.isfinite(value):
+        return None
+    value.backward()
+    optimizer.step()
+    return float(value.detach())

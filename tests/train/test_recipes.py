@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from petseg.errors import PetsegError
+from petseg.models.networks import build_network, count_parameters
+from petseg.train.losses import AutomaticWeightedLoss, auxiliary_targets, build_loss
+from petseg.train.optim import build_optimizer, build_scheduler
+from petseg.train.recipe import load_recipe, recipe_names
+from petseg.train.step import main_output, training_step
+
+SMALL = {  # shrink each seed recipe's network so that one step runs in seconds on a CPU
+    "auto3dseg_segresnet": {"network.init_filters": "4"},
+    "hadlich_dynunet": {"network.filters": "[4, 8, 8, 8, 8, 8]"},
+    "galdran_swinunetr": {"network.feature_size": "12"},
+    "liu_stepwise_unet": {"network.channels": "[4, 8, 8, 8, 8]", "network.num_res_units": "1"},
+    "safdari_cascade": {"network.filters": "[4, 8, 8, 8, 8]"},
+    "tiny_unet": {},
+}
+
+
+def test_every_seed_paper_has_a_recipe():
+    assert set(SMALL) == set(recipe_names())
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_recipe_builds_and_trains_one_step(name):
+    torch.manual_seed(0)
+    size = 64 if name == "galdran_swinunetr" else 32  # Swin-UNETR's five 2x stages need more than 32 voxels
+    recipe = load_recipe(name, {**SMALL[name], "training.patch_size": f"[{size}, {size}, {size}]"})
+    channels = len(recipe["inputs"])
+    network = build_network(recipe["network"], channels)
+    loss = build_loss(recipe["loss"])
+    optimizer = build_optimizer(recipe["optimizer"], [*network.parameters(), *loss.parameters()])
+    scheduler = build_scheduler(recipe["scheduler"], optimizer, epochs=2, steps_per_epoch=3)
+    image = torch.rand(1, channels, size, size, size)
+    label = torch.zeros(1, 1, size, size, size)
+    label[:, :, 10:18, 12:20, 8:16] = 1
+    before = [p.detach().clone() for p in network.parameters()]
+    value = training_step(network, loss, optimizer, image, label, recipe["inputs"].index("pet"))
+    assert value is not None and math.isfinite(value)
+    assert any(not torch.equal(a, b) for a, b in zip(before, network.parameters(), strict=True))
+    if not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step()
+    network.eval()
+    with torch.no_grad():
+        out = main_output(network(image))
+    assert out.shape[0] == 1 and out.shape[2:] == (size, size, size)
+    assert out.shape[1] == recipe["network"]["out_channels"]
+
+
+def test_full_size_seed_networks_match_the_papers():
+    segresnet = build_network(load_recipe("auto3dseg_segresnet")["network"], 2)
+    assert 80e6 < count_parameters(segresnet) < 95e6  # SegResNetDS 32 filters, blocks (1,2,2,4,4): ~87 M
+    dynunet = build_network(load_recipe("hadlich_dynunet")["network"], 1)
+    assert 25e6 < count_parameters(dynunet) < 35e6  # DynUNet [32 ... 320]: ~31 M
+
+
+def test_recipe_errors(tmp_path):
+    with pytest.raises(PetsegError, match="unknown recipe"):
+        load_recipe("nnunet_magic")
+    with pytest.raises(PetsegError, match="no section"):
+        load_recipe("tiny_unet", {"nothing.here": "1"})
+    with pytest.raises(PetsegError, match="patch_size"):
+        load_recipe("tiny_unet", {"training.patch_size": "[32, 32]"})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ninputs: [mri]\nnetwork: {}\nloss: {}\noptimizer: {}\nscheduler: {}\n"
+                   "training: {patch_size: [8, 8, 8]}\n")
+    with pytest.raises(PetsegError, match="inputs"):
+        load_recipe(bad)
+
+
+def test_warmup_cosine_schedule_shape():
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=1.0)
+    scheduler = build_scheduler({"name": "warmup_cosine", "warmup_epochs": 2}, optimizer, epochs=10,
+                                steps_per_epoch=1)
+    rates = []
+    for _ in range(10):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates[0] == pytest.approx(0.5) and rates[1] == pytest.approx(1.0)
+    assert rates[2] > rates[5] > rates[9] >= 0
+
+
+def test_stepwise_targets_and_weighting():
+    label = torch.zeros(1, 1, 9, 9, 9)
+    label[0, 0, 4, 4, 4] = 1
+    image = torch.full((1, 1, 9, 9, 9), 2.0)
+    targets = auxiliary_targets(image, label, [0, 1, 100])
+    assert targets[0, 0].sum() == 2.0 and targets[0, 1].sum() == 27 * 2.0 and targets[0, 2].sum() == 729 * 2.0
+    weighting = AutomaticWeightedLoss(2)
+    total = weighting(torch.tensor(1.0), torch.tensor(3.0))
+    assert float(total.detach()) == pytest.approx(0.5 * 1 + math.log(2) + 0.5 * 3 + math.log(2))
