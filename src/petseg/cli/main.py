@@ -19,6 +19,7 @@ from petseg.cli import (  # noqa: F401  (commands register on the app)
     phantom_cmd,
     quantify_cmd,
     segment_cmd,
+    train_cmd,
 )
 from petseg.cli.app import app
 from petseg.console import console

@@ -62,9 +62,11 @@ def build_loss(spec: dict[str, Any], spacing_mm: float = 2.0) -> nn.Module:
     if name == "dice_ce":
         if spec.get("softmax"):
             loss: nn.Module = DiceCELoss(softmax=True, to_onehot_y=True, squared_pred=bool(spec.get("squared_pred")),
-                                         include_background=bool(spec.get("include_background", True)))
+                                         include_background=bool(spec.get("include_background", True)),
+                                         batch=bool(spec.get("batch_dice", False)))
         else:
-            loss = DiceCELoss(sigmoid=True, squared_pred=bool(spec.get("squared_pred")))
+            loss = DiceCELoss(sigmoid=True, squared_pred=bool(spec.get("squared_pred")),
+                              batch=bool(spec.get("batch_dice", False)))
         if spec.get("deep_supervision") == "halving":
             loss = DeepSupervisionLoss(loss, weight_mode="exp")  # weights 1, 1/2, 1/4, ... as in seed 000, eq. 1
         return loss

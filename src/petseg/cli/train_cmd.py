@@ -1,0 +1,54 @@
+"""`petseg train` and `petseg plan`: train one fold of a recipe; compute a dataset fingerprint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from petseg.cli.app import app
+from petseg.console import info
+
+
+@app.command(epilog="Example: petseg train --recipe tiny_unet --datalist phantoms/datalist.json --fold 0 -o runs/f0"
+             "   (several GPUs: torchrun --nproc_per_node=4 -m petseg train ...)")
+def train(
+    recipe: str = typer.Option(..., "--recipe", help="Recipe name (see --list) or YAML file."),
+    datalist: Path = typer.Option(..., "--datalist", help="Datalist JSON with folds."),
+    fold: int = typer.Option(0, "--fold", help="Validation fold; the others train."),
+    out: Path = typer.Option(..., "-o", "--out", help="Model folder to write."),
+    param: list[str] = typer.Option([], "--param", help="Override a recipe value, key=value (e.g. "
+                                    "training.epochs=50); repeatable."),
+    cache: Path | None = typer.Option(None, "--cache", help="Preprocessed-array cache folder (default OUT/cache); "
+                                      "share it between folds."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    workers: int = typer.Option(0, "--workers", help="Data-loader worker processes."),
+    bf16: bool = typer.Option(False, "--bf16", help="bfloat16 autocast on CPUs that support it."),
+) -> None:
+    """Train one fold: recipe.yaml, fingerprint.json, checkpoint_best.pt, checkpoint_last.pt, log.csv, model.json."""
+    from petseg.cli.segment_cmd import parse_params
+    from petseg.train.trainer import TrainConfig, Trainer
+
+    best = Trainer(TrainConfig(recipe=recipe, datalist=datalist, fold=fold, out=out, overrides=parse_params(param),
+                               cache_dir=cache, resume=resume, seed=seed, device=device, workers=workers,
+                               bf16=bf16)).run()
+    if best.get("value") is not None:
+        info(f"best validation {best['metric']} {best['value']:.4f} at epoch {best['epoch']} -> {out}")
+
+
+@app.command(epilog="Example: petseg plan --datalist phantoms/datalist.json -o fingerprint.json")
+def plan(
+    datalist: Path = typer.Option(..., "--datalist", help="Datalist JSON."),
+    out: Path = typer.Option(..., "-o", "--out", help="fingerprint.json to write."),
+    split: str = typer.Option("training", "--split", help="Split to describe: training, testing or fold:K."),
+) -> None:
+    """Dataset fingerprint: spacings, shapes, and CT/PET intensity statistics inside the lesions."""
+    from petseg.data.datalist import load_datalist, select
+    from petseg.io.atomic import write_json_atomic
+    from petseg.train.fingerprint import fingerprint
+
+    result = fingerprint(select(load_datalist(datalist), split))
+    write_json_atomic(out, result)
+    info(f"{result['cases']} studies, median spacing {result['spacing_mm']['median']} mm -> {out}")

@@ -1,0 +1,94 @@
+"""The preprocessed cache: each study resampled and normalised once, stored as .npy arrays that
+training memory-maps, so folds and epochs never decode NIfTI again.
+
+Layout: `<root>/<key>/<case>/{image.npy (C, z, y, x) float32, label.npy (z, y, x) uint8,
+lesion_voxels.npy (N, 3) int32, meta.json}`, where the key hashes the recipe's inputs and
+preprocessing and the fingerprint, so a changed recipe never reads stale arrays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from petseg.console import track
+from petseg.data.datalist import DatalistEntry
+from petseg.data.study import load_study
+from petseg.io.atomic import atomic_path, write_json_atomic
+from petseg.preprocess import preprocess_study
+
+CACHE_VERSION = 1
+
+
+def cache_key(recipe: dict[str, Any], fingerprint: dict[str, Any] | None) -> str:
+    """A short hash of everything that changes the cached arrays."""
+    content = json.dumps({"version": CACHE_VERSION, "inputs": recipe["inputs"],
+                          "preprocess": recipe.get("preprocess", {}),
+                          "intensity": (fingerprint or {}).get("intensity")}, sort_keys=True)
+    return hashlib.sha256(content.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class CachedCase:
+    """One cached study, memory-mapped on access."""
+
+    case: str
+    folder: Path
+    positive: bool
+
+    def image(self) -> np.ndarray:
+        """(C, z, y, x) float32, memory-mapped."""
+        return np.load(self.folder / "image.npy", mmap_mode="r")
+
+    def label(self) -> np.ndarray:
+        """(z, y, x) uint8, memory-mapped."""
+        return np.load(self.folder / "label.npy", mmap_mode="r")
+
+    def lesion_voxels(self) -> np.ndarray:
+        """Indices (N, 3) of lesion voxels, for lesion-centred sampling."""
+        return np.load(self.folder / "lesion_voxels.npy", mmap_mode="r")
+
+    def meta(self) -> dict[str, Any]:
+        """Grid of the cached arrays (spacing, origin, direction) and the case's source files."""
+        return json.loads((self.folder / "meta.json").read_text(encoding="utf-8"))
+
+
+def build_cache(entries: list[DatalistEntry], recipe: dict[str, Any], fingerprint: dict[str, Any] | None,
+                root: Path) -> list[CachedCase]:
+    """Cache every entry (only those not cached yet are computed); returns them in order."""
+    folder = Path(root) / cache_key(recipe, fingerprint)
+    cases = []
+    todo = [e for e in entries if not (folder / e.case / "meta.json").exists()]
+    for entry in track(todo, "caching", total=len(todo)):
+        _cache_one(entry, recipe, fingerprint, folder / entry.case)
+    for entry in entries:
+        meta = json.loads((folder / entry.case / "meta.json").read_text(encoding="utf-8"))
+        cases.append(CachedCase(entry.case, folder / entry.case, bool(meta["positive"])))
+    return cases
+
+
+def _save(array: np.ndarray, path: Path) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, array)
+
+
+def _cache_one(entry: DatalistEntry, recipe: dict[str, Any], fingerprint: dict[str, Any] | None,
+               folder: Path) -> None:
+    study = load_study(entry.pet, entry.ct, entry.label)
+    image, label, grid = preprocess_study(study, recipe, fingerprint)
+    if label is None:
+        label = np.zeros(image.shape[1:], np.uint8)
+    folder.mkdir(parents=True, exist_ok=True)
+    _save(np.ascontiguousarray(image, dtype=np.float32), folder / "image.npy")
+    _save(label, folder / "label.npy")
+    _save(np.argwhere(label > 0).astype(np.int32).reshape(-1, 3), folder / "lesion_voxels.npy")
+    write_json_atomic(folder / "meta.json", {  # written last: its presence marks a complete entry
+        "case": entry.case, "positive": bool(label.any()), "shape_zyx": list(image.shape[1:]),
+        "spacing": list(grid.spacing), "origin": list(grid.origin), "direction": list(grid.direction),
+        "pet": os.fspath(entry.pet), "ct": os.fspath(entry.ct) if entry.ct else None})

@@ -1,0 +1,106 @@
+"""Training patches from the cache: lesion-centred or background crops with the recipe's augmentations.
+
+Every patch is a pure function of (seed, epoch, index): its random choices come from a generator
+seeded with those three numbers, so an epoch replays identically after a resume, whatever the number
+of data-loader workers or DDP ranks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from petseg.data.cache import CachedCase
+
+
+def zyx(size_xyz: list[int]) -> tuple[int, int, int]:
+    """A recipe size (x, y, z) in array order (z, y, x)."""
+    return int(size_xyz[2]), int(size_xyz[1]), int(size_xyz[0])
+
+
+def build_augmentations(spec: dict[str, Any] | None, patch_zyx: tuple[int, int, int]):
+    """MONAI dictionary transforms on 'image' and 'label' from a recipe's `augment` section."""
+    from monai import transforms as T
+
+    spec = spec or {}
+    keys = ["image", "label"]
+    steps: list[Any] = []
+    if "rotate" in spec:
+        r = float(spec["rotate"]["range_rad"])
+        steps.append(T.RandRotated(keys, range_x=r, range_y=r, range_z=r, prob=spec["rotate"]["prob"],
+                                   mode=("bilinear", "nearest"), padding_mode="border"))
+    if "scale" in spec:
+        s = float(spec["scale"]["range"])
+        steps.append(T.RandZoomd(keys, min_zoom=1 - s, max_zoom=1 + s, prob=spec["scale"]["prob"],
+                                 mode=("trilinear", "nearest"), keep_size=True))
+    if "flip" in spec:
+        for axis in spec["flip"].get("axes", [0, 1, 2]):
+            steps.append(T.RandFlipd(keys, prob=spec["flip"]["prob"], spatial_axis=2 - int(axis)))
+    if "rotate90" in spec:
+        for plane in ((0, 1), (0, 2), (1, 2)):
+            if patch_zyx[plane[0]] == patch_zyx[plane[1]]:  # a quarter turn keeps the patch's shape
+                steps.append(T.RandRotate90d(keys, prob=spec["rotate90"]["prob"], spatial_axes=plane))
+    if "smooth" in spec:
+        low, high = spec["smooth"]["sigma"]
+        steps.append(T.RandGaussianSmoothd(["image"], sigma_x=(low, high), sigma_y=(low, high), sigma_z=(low, high),
+                                           prob=spec["smooth"]["prob"]))
+    if "noise" in spec:
+        steps.append(T.RandGaussianNoised(["image"], prob=spec["noise"]["prob"], std=spec["noise"]["std"]))
+    if "intensity" in spec:
+        steps.append(T.RandScaleIntensityd(["image"], factors=spec["intensity"]["scale"],
+                                           prob=spec["intensity"]["prob"]))
+        steps.append(T.RandShiftIntensityd(["image"], offsets=spec["intensity"]["shift"],
+                                           prob=spec["intensity"]["prob"]))
+    return T.Compose(steps) if steps else None
+
+
+def crop(array: np.ndarray, centre: np.ndarray, size: tuple[int, int, int]) -> np.ndarray:
+    """A patch of `size` around `centre` over the last three axes, zero-padded beyond the edges."""
+    spatial = array.shape[-3:]
+    start = np.asarray(centre) - np.asarray(size) // 2
+    src = tuple(slice(max(s, 0), min(s + n, dim)) for s, n, dim in zip(start, size, spatial, strict=True))
+    patch = np.zeros(array.shape[:-3] + tuple(size), dtype=array.dtype)
+    dst = tuple(slice(sl.start - s, sl.stop - s) for sl, s in zip(src, start, strict=True))
+    patch[(...,) + dst] = array[(...,) + src]
+    return patch
+
+
+class PatchDataset(Dataset):
+    """`samples_per_epoch` patches a epoch, drawn from `cases` (positives oversampled by `oversample`)."""
+
+    def __init__(self, cases: list[CachedCase], patch_zyx: tuple[int, int, int], positive_fraction: float,
+                 augment: dict[str, Any] | None, seed: int, samples_per_epoch: int, oversample: float = 1.0) -> None:
+        self.cases, self.patch, self.positive_fraction = cases, patch_zyx, positive_fraction
+        self.transform = build_augmentations(augment, patch_zyx)
+        self.seed, self.samples, self.epoch = seed, samples_per_epoch, 0
+        weights = np.array([oversample if c.positive else 1.0 for c in cases], dtype=float)
+        self.weights = weights / weights.sum()
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose patches are drawn (call before iterating)."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.samples
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        case = self.cases[int(rng.choice(len(self.cases), p=self.weights))]
+        image, label = case.image(), case.label()
+        lesions = case.lesion_voxels()
+        if len(lesions) and rng.random() < self.positive_fraction:
+            centre = np.asarray(lesions[int(rng.integers(len(lesions)))])
+        else:
+            centre = np.array([rng.integers(n) for n in label.shape])
+        sample = {"image": torch.from_numpy(crop(np.asarray(image), centre, self.patch)),
+                  "label": torch.from_numpy(crop(np.asarray(label)[None], centre, self.patch).astype(np.float32))}
+        if self.transform is not None:
+            self.transform.set_random_state(seed=int(rng.integers(2**31)))
+            sample = self.transform(sample)
+            sample = {key: torch.as_tensor(np.asarray(value), dtype=torch.float32) for key, value in sample.items()}
+            sample["label"] = (sample["label"] > 0.5).float()
+        sample["image"] = torch.nan_to_num(sample["image"])  # inputs are sanitised: no NaN reaches the network
+        return sample

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from petseg.cli.main import run
+from petseg.data.phantom import write_phantom_cohort
+from petseg.errors import PetsegError
+from petseg.train.trainer import TrainConfig, Trainer
+
+QUICK = {"training.epochs": "3", "training.steps_per_epoch": "3", "training.patch_size": "[32, 32, 32]"}
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cohort")
+    return write_phantom_cohort(folder, n=5, seed=8, negatives=0.2, folds=2)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+def config(cohort, cache, out, **changes) -> TrainConfig:
+    return TrainConfig(recipe="tiny_unet", datalist=cohort, fold=0, out=out, overrides={**QUICK},
+                       cache_dir=cache, **changes)
+
+
+def test_model_folder_is_self_describing(tmp_path, cohort, cache):
+    out = tmp_path / "run"
+    Trainer(config(cohort, cache, out)).run()
+    for name in ("recipe.yaml", "fingerprint.json", "checkpoint_best.pt", "checkpoint_last.pt", "log.csv",
+                 "model.json", "validation.json"):
+        assert (out / name).is_file(), name
+    model = json.loads((out / "model.json").read_text())
+    assert model["recipe"] == "tiny_unet" and model["fold"] == 0 and model["epochs"] == 3 and model["steps"] == 9
+    assert set(model["validation_cases"]).isdisjoint(model["training_cases"])
+    rows = list(csv.DictReader((out / "log.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3] and all(r["val_dice"] != "" for r in rows)
+    fingerprint = json.loads((out / "fingerprint.json").read_text())
+    assert fingerprint["intensity"]["pet"]["p99.5"] > fingerprint["intensity"]["pet"]["p0.5"]
+    best = torch.load(out / "checkpoint_best.pt", weights_only=True)
+    assert "model" in best
+    with pytest.raises(PetsegError, match="--resume"):
+        Trainer(config(cohort, cache, out)).run()
+
+
+def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, cohort, cache):
+    straight = Trainer(config(cohort, cache, tmp_path / "straight"))
+    straight.run()
+
+    def kill(step: int) -> None:
+        if step == 7:  # in the middle of the third epoch, after the second epoch's checkpoint
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(config(cohort, cache, tmp_path / "resumed"), on_step=kill).run()
+    assert torch.load(tmp_path / "resumed" / "checkpoint_last.pt", weights_only=True)["epoch"] == 2
+    resumed = Trainer(config(cohort, cache, tmp_path / "resumed", resume=True))
+    resumed.run()
+    for a, b in zip(straight.network.state_dict().values(), resumed.network.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _ddp_rank(rank: int, world: int, port: int, cohort, cache, out) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    trainer = Trainer(config(cohort, cache, out, device="cpu"))
+    trainer.run()
+    torch.save(trainer.network.state_dict(), out / f"rank{rank}.pt")
+    torch.distributed.destroy_process_group()
+
+
+def test_ddp_with_two_gloo_processes_keeps_ranks_identical(tmp_path, cohort, cache):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "ddp"
+    out.mkdir()
+    mp.spawn(_ddp_rank, args=(2, port, cohort, cache, out), nprocs=2, join=True)
+    zero = torch.load(out / "rank0.pt", weights_only=True)
+    one = torch.load(out / "rank1.pt", weights_only=True)
+    for key in zero:
+        torch.testing.assert_close(zero[key], one[key], rtol=0, atol=0)
+    model = json.loads((out / "model.json").read_text())
+    assert model["steps"] == 9  # 3 steps an epoch on each rank, each rank a share of the patches
+
+
+def test_plan_and_train_commands(tmp_path, cohort, cache, capsys):
+    assert run(["plan", "--datalist", str(cohort), "-o", str(tmp_path / "fp.json")]) == 0
+    assert json.loads((tmp_path / "fp.json").read_text())["cases"] == 5
+    out = tmp_path / "cli"
+    assert run(["train", "--recipe", "tiny_unet", "--datalist", str(cohort), "--fold", "1", "-o", str(out),
+                "--cache", str(cache), "--param", "training.epochs=1", "--param", "training.steps_per_epoch=2",
+                "--param", "training.patch_size=[32, 32, 32]"]) == 0
+    assert (out / "model.json").is_file()
+    assert run(["train", "--recipe", "nope", "--datalist", str(cohort), "-o", str(tmp_path / "x")]) == 2
+    assert "unknown recipe" in capsys.readouterr().err
