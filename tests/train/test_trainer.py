@@ -104,3 +104,12 @@ def test_plan_and_train_commands(tmp_path, cohort, cache, capsys):
     assert (out / "model.json").is_file()
     assert run(["train", "--recipe", "nope", "--datalist", str(cohort), "-o", str(tmp_path / "x")]) == 2
     assert "unknown recipe" in capsys.readouterr().err
+
+
+def test_training_loss_falls(tmp_path, cohort, cache):
+    out = tmp_path / "learn"
+    Trainer(TrainConfig(recipe="tiny_unet", datalist=cohort, fold=0, out=out, cache_dir=cache, overrides={
+        "training.epochs": "6", "training.steps_per_epoch": "25", "training.patch_size": "[32, 32, 32]",
+        "training.validate_every": "6"})).run()
+    losses = [float(r["train_loss"]) for r in csv.DictReader((out / "log.csv").open())]
+    assert len(losses) == 6 and losses[-1] < 0.8 * losses[0]

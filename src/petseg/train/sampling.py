@@ -64,7 +64,7 @@ def crop(array: np.ndarray, centre: np.ndarray, size: tuple[int, int, int]) -> n
     src = tuple(slice(max(s, 0), min(s + n, dim)) for s, n, dim in zip(start, size, spatial, strict=True))
     patch = np.zeros(array.shape[:-3] + tuple(size), dtype=array.dtype)
     dst = tuple(slice(sl.start - s, sl.stop - s) for sl, s in zip(src, start, strict=True))
-    patch[(...,) + dst] = array[(...,) + src]
+    patch[(..., *dst)] = array[(..., *src)]
     return patch
 
 

@@ -32,7 +32,7 @@ def predict_case(network: nn.Module, image: np.ndarray, roi_zyx: tuple[int, int,
     from monai.inferers import sliding_window_inference
 
     network.eval()
-    tensor = torch.from_numpy(np.ascontiguousarray(image))[None].to(device)
+    tensor = torch.from_numpy(np.array(image, dtype=np.float32))[None].to(device)  # a writable copy of the memmap
     output = sliding_window_inference(tensor, roi_zyx, sw_batch_size=2, predictor=lambda x: main_output(network(x)),
                                       overlap=overlap, mode="gaussian")
     return probability(output)[0, 0].cpu().numpy()
