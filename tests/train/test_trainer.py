@@ -75,7 +75,8 @@ def _ddp_rank(rank: int, world: int, port: int, cohort, cache, out) -> None:
     torch.set_num_threads(1)
     trainer = Trainer(config(cohort, cache, out, device="cpu"))
     trainer.run()
-    torch.save(trainer.network.state_dict(), out / f"rank{rank}.pt")
+    parameters = {name: p.detach() for name, p in trainer.network.named_parameters()}
+    torch.save(parameters, out / f"rank{rank}.pt")  # (batch-norm running statistics stay per rank on CPUs)
     torch.distributed.destroy_process_group()
 
 

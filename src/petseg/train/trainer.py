@@ -164,6 +164,9 @@ class Trainer:
             else:
                 info("this CPU has no native bfloat16 (avx512_bf16); training in float32")
         self.network = network  # the trained network, for callers that keep working in memory
+        if self.world > 1 and self.device.type == "cuda":
+            network = nn.SyncBatchNorm.convert_sync_batchnorm(network)  # batch statistics over all GPUs
+            self.network = network
         model = nn.parallel.DistributedDataParallel(network) if self.world > 1 else network
         select_by = str(self.training.get("select_by", "dice"))
         state = {"epoch": 0, "step": 0, "skipped": 0, "best": {"metric": select_by, "value": None, "epoch": None}}
