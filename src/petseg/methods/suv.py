@@ -56,11 +56,6 @@ def _parameter_table() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def tracers() -> list[str]:
-    """Tracers the SUV method has parameters for."""
-    return list(_parameter_table())
-
-
 def method_parameters(tracer: str, overrides: dict[str, str] | None = None) -> dict[str, Any]:
     """The tracer's parameters with `overrides` applied ('threshold.suv' -> '3.5', YAML values)."""
     table = _parameter_table()

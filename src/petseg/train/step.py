@@ -29,13 +29,27 @@ def compute_loss(loss: nn.Module, output, label: torch.Tensor, pet: torch.Tensor
 
 
 def training_step(network: nn.Module, loss: nn.Module, optimizer: torch.optim.Optimizer, image: torch.Tensor,
-                  label: torch.Tensor, pet_channel: int = 0) -> float | None:
-    """Forward, backward and update; returns the loss, or None (no update) when it is not finite."""
+                  label: torch.Tensor, pet_channel: int = 0, scaler: torch.amp.GradScaler | None = None,
+                  autocast_dtype: torch.dtype | None = None, distributed: bool = False) -> float | None:
+    """Forward, backward and update; returns the loss, or None (no update) when it is not finite.
+
+    With `autocast_dtype` the forward pass runs in that precision (`scaler` scales fp16 gradients); with
+    `distributed`, all ranks skip together when any rank's loss is not finite (DDP would hang otherwise).
+    """
     network.train()
     optimizer.zero_grad(set_to_none=True)
-    value = compute_loss(loss, network(image), label, image[:, pet_channel:pet_channel + 1])
-    if not torch.isfinite(value):
+    with torch.autocast(image.device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+        value = compute_loss(loss, network(image), label, image[:, pet_channel:pet_channel + 1])
+    finite = torch.isfinite(value.detach()).float()
+    if distributed:
+        torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
+    if finite.item() < 1:
         return None
-    value.backward()
-    optimizer.step()
+    if scaler is None:
+        value.backward()
+        optimizer.step()
+    else:
+        scaler.scale(value).backward()
+        scaler.step(optimizer)
+        scaler.update()
     return float(value.detach())

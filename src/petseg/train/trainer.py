@@ -38,7 +38,7 @@ from petseg.train.losses import build_loss
 from petseg.train.optim import build_optimizer, build_scheduler
 from petseg.train.recipe import load_recipe
 from petseg.train.sampling import PatchDataset, zyx
-from petseg.train.step import compute_loss
+from petseg.train.step import training_step
 from petseg.train.validation import HIGHER_IS_BETTER, validate
 
 
@@ -219,23 +219,11 @@ class Trainer:
         return state["best"]
 
     def _step(self, model, loss, optimizer, scaler, dtype, sample, pet_channel: int) -> float | None:
-        image = sample["image"].to(self.device)
-        label = sample["label"].to(self.device)
-        model.train()
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(self.device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            output = model(image)
-            value = compute_loss(loss, output, label, image[:, pet_channel:pet_channel + 1])
-        finite = torch.isfinite(value.detach()).float()
-        if self.world > 1:  # every rank skips together, or DDP's gradient all-reduce would hang
-            torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
-        if finite.item() < 1:
+        value = training_step(model, loss, optimizer, sample["image"].to(self.device), sample["label"].to(self.device),
+                              pet_channel, scaler, dtype, distributed=self.world > 1)
+        if value is None:
             debug("non-finite loss: step skipped")
-            return None
-        scaler.scale(value).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        return float(value.detach())
+        return value
 
     # -- validation, checkpoints, logs ----------------------------------------------------------------------
     def _validate_and_select(self, network, cases, epoch: int, epochs: int, state: dict[str, Any]) -> dict:
