@@ -74,3 +74,17 @@ def test_dicom_seg_for_converted_nifti(tmp_path, real_data, capsys):
     (lone / "suv.nii.gz").write_bytes((converted / "suv.nii.gz").read_bytes())
     assert run(["segment", "--pet", str(lone / "suv.nii.gz"), "-o", str(tmp_path / "x"), "--dicom-seg"]) == 2
     assert "DICOM-SEG needs the source PET DICOM" in capsys.readouterr().err
+
+
+def test_segment_phantom_dicom_with_ct(tmp_path, small_phantom):
+    from tests.dicom_writer import write_study_dicom
+
+    study = small_phantom.study
+    write_study_dicom(study.suv, study.ct, tmp_path / "dicom")
+    out = tmp_path / "out"
+    assert run(["segment", "--pet", str(tmp_path / "dicom"), "-o", str(out)]) == 0
+    report = json.loads((out / "lesions.json").read_text())
+    assert report["study"]["has_ct"] is True and report["study"]["conversion"]["ct_series"]["files"] == 122
+    assert (out / "lesions_seg.dcm").is_file()
+    mask = read_volume(out / "lesions.nii.gz")
+    assert mask.same_grid(study.suv, tol_mm=1e-3)
