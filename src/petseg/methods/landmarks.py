@@ -147,7 +147,7 @@ def find_liver_reference(study: Study, body: BodyFrame, suv_range: tuple[float, 
     points = suv.index_to_physical(index * factors + np.array(factors) // 2)
     depth = (body.top_mm - points[:, 2]) / max(body.height_mm, 1.0)
     lateral = points[:, 0] - body.midline_x
-    window = (lateral < -20) & (depth > 0.3) & (depth < 0.75)  # patient's right (LPS: -x), upper abdomen
+    window = (lateral < -20) & (depth > 0.15) & (depth < 0.85)  # patient's right (LPS: -x), trunk
     if not window.any():
         return None
     # The liver is the largest homogeneous region of liver-like uptake there; its most uniform block

@@ -123,10 +123,12 @@ def _single_rule(c: Candidate, body: BodyFrame, rules: dict[str, Any], has_ct: b
     brain = rules.get("brain")
     # The brain: at the top of a body that shows a head, or cut by the top of the field of view (arms
     # raised above the head hide the head's outline).
-    at_top = body.head_present and depth < brain["max_depth_mm"] if brain else False
-    cut_by_fov = brain and body.fov_top_mm - c.top_mm <= brain["fov_top_margin_mm"]
-    if brain and (at_top or cut_by_fov) and c.volume_ml >= brain["min_volume_ml"]:
-        return "brain"
+    if brain:
+        at_top = body.head_present and depth < brain["max_depth_mm"] and c.volume_ml >= brain["min_volume_ml"]
+        cut_by_fov = body.fov_top_mm - c.top_mm <= brain["fov_top_margin_mm"] \
+            and c.volume_ml >= brain["fov_cut_min_volume_ml"]
+        if at_top or cut_by_fov:
+            return "brain"
     bladder = rules.get("bladder")
     if bladder and c.volume_ml >= bladder["min_volume_ml"] and depth_fraction >= bladder["min_depth_fraction"] \
             and abs(lateral) <= bladder["max_lateral_mm"]:

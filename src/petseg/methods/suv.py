@@ -2,7 +2,7 @@
 
 1. Candidate lesion voxels from an SUV threshold: a fixed absolute SUV, the PERCIST liver-based
    threshold (1.5 x liver mean + 2 SD, liver found automatically), or a fraction (41 %) of each
-   candidate's own SUVmax. Inside the liver a voxel must also exceed liver mean + 3 SD.
+   candidate's own SUVmax. Inside the liver a voxel must also exceed liver mean + 4 SD.
 2. Physiological uptake removed component by component (`physiology`): brain, bladder, kidneys,
    myocardium, paired glands, bowel and ureters, and for PSMA the liver and spleen.
 3. Components under a minimum volume dropped.
@@ -100,7 +100,7 @@ def segment_suv(study: Study, tracer: str = "fdg", overrides: dict[str, str] | N
     if threshold["mode"] == "relative":
         candidates = _relative_to_own_max(suv, candidates, float(threshold["relative_fraction"]))
     if liver is not None and params["organ_adaptive"]:
-        candidates &= ~(liver.region & (suv < liver.mean + 3.0 * liver.sd))
+        candidates &= ~(liver.region & (suv < liver.mean + float(params["organ_adaptive_sd"]) * liver.sd))
     labels, count = label_components(candidates)
     described = describe_candidates(study, labels, count)
     classify(described, body, params["suppress"], study.has_ct)
