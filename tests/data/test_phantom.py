@@ -43,6 +43,14 @@ def test_geometry_and_tissue_values(small_phantom):
     assert 1500 < organs["liver"]["volume_ml"] < 3000
     assert Grid.of_size("full").shape == (326, 400, 400)
     assert Grid.of_size("full").spacing == (2.0364, 2.0364, 3.0)
+    with pytest.raises(PetsegError, match="unknown phantom size"):
+        make_phantom_study(size="huge")
+
+
+def test_medium_grid_holds_the_same_body():
+    medium = make_phantom_study(seed=1, patient=0, size="medium", n_lesions=3)
+    assert medium.study.suv.shape == (196, 144, 144) and medium.study.suv.spacing == (4.0, 4.0, 5.0)
+    assert 1200 < medium.organs["brain"]["volume_ml"] < 2500 and len(medium.lesions) == 3
 
 
 def test_physiological_uptake_is_hotter_than_some_lesions():

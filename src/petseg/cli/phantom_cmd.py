@@ -16,7 +16,7 @@ def phantom(
     n: int = typer.Option(10, "-n", help="Number of studies."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same bytes)."),
     tracer: str = typer.Option("fdg", "--tracer", help="fdg or psma."),
-    size: str = typer.Option("small", "--size", help="small (tests) or full (autoPET geometry)."),
+    size: str = typer.Option("small", "--size", help="small (tests), medium (CPU training), full (autoPET)."),
     negatives: float = typer.Option(0.2, "--negatives", help="Fraction of lesion-free studies."),
     folds: int = typer.Option(5, "--folds", help="Folds of the datalist (grouped by patient)."),
 ) -> None:

@@ -19,7 +19,7 @@ from scipy import ndimage
 
 from petseg.data.datalist import CaseFiles, build_datalist, write_datalist
 from petseg.data.phantom.anatomy import CODE, SOFT, TISSUES, Anatomy, build_anatomy
-from petseg.data.phantom.grid import Box, Grid
+from petseg.data.phantom.grid import SIZES, Box, Grid
 from petseg.data.phantom.lesions import LesionShape, place_lesions
 from petseg.data.study import Study, make_study
 from petseg.errors import PetsegError
@@ -81,8 +81,8 @@ def make_phantom_study(seed: int = 0, patient: int = 0, visit: int = 0, tracer: 
     table = tracer_table()
     if tracer not in table["tracers"]:
         raise PetsegError(f"unknown tracer {tracer!r}: choose one of {', '.join(table['tracers'])}")
-    if size not in ("small", "full"):
-        raise PetsegError(f"unknown phantom size {size!r}: choose 'small' or 'full'")
+    if size not in SIZES:
+        raise PetsegError(f"unknown phantom size {size!r}: choose one of {', '.join(SIZES)}")
     params = table["tracers"][tracer]
     grid = Grid.of_size(size)
     anatomy = build_anatomy(grid, np.random.default_rng([seed, patient]))
