@@ -67,11 +67,16 @@ class Quantification:
         return {"totals": self.totals, "lesions": [asdict(lesion) for lesion in self.lesions]}
 
 
-def peak_kernel(spacing_zyx: tuple[float, float, float]) -> np.ndarray:
-    """Voxels whose centres lie within the 1 ml sphere around the centre voxel (bool, odd shape)."""
-    half = [int(PEAK_SPHERE_RADIUS_MM // s) for s in spacing_zyx]
+def sphere_kernel(spacing_zyx: tuple[float, float, float], radius_mm: float) -> np.ndarray:
+    """Voxels whose centres lie within `radius_mm` of the centre voxel (bool, odd shape, centre in the middle)."""
+    half = [int(radius_mm // s) for s in spacing_zyx]
     grids = np.meshgrid(*[np.arange(-h, h + 1) * s for h, s in zip(half, spacing_zyx, strict=True)], indexing="ij")
-    return sum(g**2 for g in grids) <= PEAK_SPHERE_RADIUS_MM**2
+    return sum(g**2 for g in grids) <= radius_mm**2
+
+
+def peak_kernel(spacing_zyx: tuple[float, float, float]) -> np.ndarray:
+    """The 1 ml sphere of SUVpeak on this voxel spacing."""
+    return sphere_kernel(spacing_zyx, PEAK_SPHERE_RADIUS_MM)
 
 
 def quantify(suv: Volume, mask: Volume) -> Quantification:

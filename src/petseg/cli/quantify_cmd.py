@@ -42,4 +42,5 @@ def quantify(
                                 "study": {"pet": str(pet), "mask": str(mask), "spacing_mm": list(study.suv.spacing),
                                           "shape_zyx": list(study.suv.shape)}, **result.as_dict()})
     if csv is not None:
-        write_csv_atomic(csv, result.table()[1], result.table()[0])
+        columns, rows = result.table()
+        write_csv_atomic(csv, rows, columns)

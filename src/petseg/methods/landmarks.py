@@ -15,6 +15,7 @@ from scipy import ndimage
 
 from petseg.data.study import Study
 from petseg.io.images import Volume
+from petseg.quantify import sphere_kernel
 
 BODY_SUV = 0.1  # SUV above which a PET voxel is taken to be inside the body
 BODY_HU = -400.0
@@ -172,9 +173,7 @@ def find_liver_reference(study: Study, body: BodyFrame, suv_range: tuple[float, 
 
 def _sphere_values(volume: Volume, center: np.ndarray, radius_mm: float) -> np.ndarray:
     """SUVs (float64) of the voxels whose centres lie within `radius_mm` of voxel `center`."""
-    radius = [max(int(radius_mm // s), 0) for s in volume.spacing_zyx]
-    grids = np.meshgrid(*[np.arange(-r, r + 1) * s for r, s in zip(radius, volume.spacing_zyx, strict=True)],
-                        indexing="ij")
-    offsets = np.argwhere(sum(g**2 for g in grids) <= radius_mm**2) - radius
+    kernel = sphere_kernel(volume.spacing_zyx, radius_mm)
+    offsets = np.argwhere(kernel) - np.array(kernel.shape) // 2
     voxels = np.clip(center + offsets, 0, np.array(volume.shape) - 1)
     return volume.array[tuple(voxels.T)].astype(np.float64)
