@@ -75,6 +75,13 @@ def test_negative_study_has_an_empty_label():
     assert phantom.lesions == [] and phantom.study.label.array.sum() == 0
 
 
+def test_min_lesion_size_keeps_lesions_above_the_grid_resolution():
+    plain = make_phantom_study(seed=5, n_lesions=12)
+    large = make_phantom_study(seed=5, n_lesions=12, min_lesion_mm=20)
+    assert min(lesion.diameter_mm for lesion in plain.lesions) < 20
+    assert large.lesions and min(lesion.diameter_mm for lesion in large.lesions) >= 20
+
+
 def test_noise_level_matches_the_model():
     # White noise blurred by the PSF keeps this fraction of its standard deviation.
     assert psf_noise_gain((0.0, 0.0, 0.0)) == pytest.approx(1.0)

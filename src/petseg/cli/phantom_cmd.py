@@ -19,10 +19,12 @@ def phantom(
     size: str = typer.Option("small", "--size", help="small (tests), medium (CPU training), full (autoPET)."),
     negatives: float = typer.Option(0.2, "--negatives", help="Fraction of lesion-free studies."),
     folds: int = typer.Option(5, "--folds", help="Folds of the datalist (grouped by patient)."),
+    min_lesion_mm: float = typer.Option(0.0, "--min-lesion-mm", help="Smallest lesion diameter (site ranges cut "
+                                        "below), e.g. 20 to keep lesions above a coarse grid's resolution."),
 ) -> None:
     """Write synthetic whole-body PET/CT studies: DIR/<case>/{ct,suv,label}.nii.gz and DIR/datalist.json."""
     from petseg.data.phantom import write_phantom_cohort
 
-    path = write_phantom_cohort(out, n, seed, tracer, size, negatives, folds,
+    path = write_phantom_cohort(out, n, seed, tracer, size, negatives, folds, min_lesion_mm=min_lesion_mm,
                                 progress=lambda plan: track(plan, "phantoms", total=len(plan)))
     info(f"wrote {n} {tracer.upper()} studies to {out} and {path}")

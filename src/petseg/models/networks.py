@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import torch
 from torch import nn
 
 from petseg.errors import PetsegError
 
 
 def build_network(spec: dict[str, Any], in_channels: int) -> nn.Module:
-    """A 3D MONAI network: segresnetds, dynunet, swinunetr or unet."""
+    """A 3D MONAI network: segresnetds, dynunet, swinunetr or unet (`output_prior` sets the output bias)."""
+    network = _monai_network(spec, in_channels)
+    if spec.get("output_prior") is not None:
+        set_output_prior(network, float(spec["output_prior"]), int(spec.get("out_channels", 1)))
+    return network
+
+
+def set_output_prior(network: nn.Module, prior: float, out_channels: int) -> None:
+    """Start the network predicting foreground with probability `prior` (sigmoid outputs): the bias of the
+    last layer that makes the output channels is set to logit(prior), so early steps are not spent
+    unlearning "everything is lesion" on a sparse task (the focal-loss paper's prior initialisation)."""
+    layers = [m for m in network.modules() if isinstance(m, nn.modules.conv._ConvNd) and m.bias is not None
+              and m.out_channels == out_channels]
+    if not layers:
+        raise PetsegError("output_prior: the network has no output layer with a bias")
+    with torch.no_grad():
+        layers[-1].bias.fill_(math.log(prior / (1.0 - prior)))
+
+
+def _monai_network(spec: dict[str, Any], in_channels: int) -> nn.Module:
     from monai.networks.nets import DynUNet, SegResNetDS, SwinUNETR, UNet
 
     name = spec.get("name")

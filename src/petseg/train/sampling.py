@@ -92,7 +92,10 @@ class PatchDataset(Dataset):
         image, label = case.image(), case.label()
         lesions = case.lesion_voxels()
         if len(lesions) and rng.random() < self.positive_fraction:
-            centre = np.asarray(lesions[int(rng.integers(len(lesions)))])
+            # The lesion voxel lands anywhere in the central part of the patch, not always at its centre
+            # (as nnU-Net does): a network shown lesions only at the centre learns the position, not the lesion.
+            reach = np.asarray(self.patch) // 4
+            centre = np.asarray(lesions[int(rng.integers(len(lesions)))]) + rng.integers(-reach, reach + 1)
         else:
             centre = np.array([rng.integers(n) for n in label.shape])
         sample = {"image": torch.from_numpy(crop(np.asarray(image), centre, self.patch)),

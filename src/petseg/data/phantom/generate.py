@@ -73,10 +73,11 @@ def tracer_table() -> dict[str, Any]:
 
 
 def make_phantom_study(seed: int = 0, patient: int = 0, visit: int = 0, tracer: str = "fdg",
-                       size: str = "small", n_lesions: int | None = None) -> PhantomStudy:
+                       size: str = "small", n_lesions: int | None = None, min_lesion_mm: float = 0.0) -> PhantomStudy:
     """One synthetic study. The anatomy depends on (seed, patient); uptake, lesions and noise also on visit.
 
-    `n_lesions` None draws 1-15 lesions; 0 gives a lesion-free (negative) study.
+    `n_lesions` None draws 1-15 lesions; 0 gives a lesion-free (negative) study. `min_lesion_mm` keeps
+    lesions at least that wide (where their site allows), e.g. above the resolution of a coarse grid.
     """
     table = tracer_table()
     if tracer not in table["tracers"]:
@@ -95,7 +96,8 @@ def make_phantom_study(seed: int = 0, patient: int = 0, visit: int = 0, tracer: 
     organs = _organ_summary(anatomy, uptake)
     if n_lesions is None:
         n_lesions = int(min(MAX_LESIONS, rng.geometric(0.22)))
-    shapes = place_lesions(anatomy, rng, n_lesions, params["lesion_sites"]) if n_lesions else []
+    shapes = place_lesions(anatomy, rng, n_lesions, params["lesion_sites"],
+                           min_diameter_mm=min_lesion_mm) if n_lesions else []
     label = np.zeros(grid.shape, dtype=np.uint8)
     intrinsic = [_paint_lesion(anatomy, activity, ct, label, shape, params["lesion_suv"], rng) for shape in shapes]
     pet = _scanner_image(activity, grid, rng)
@@ -247,7 +249,7 @@ def plan_cohort(n: int, seed: int, negatives: float) -> list[tuple[int, int, boo
 
 
 def write_phantom_cohort(out_dir: str | Path, n: int, seed: int = 0, tracer: str = "fdg", size: str = "small",
-                         negatives: float = 0.2, folds: int = 5, progress=None) -> Path:
+                         negatives: float = 0.2, folds: int = 5, progress=None, min_lesion_mm: float = 0.0) -> Path:
     """Write n studies as `out_dir/<case>/...` plus `out_dir/datalist.json`; returns the datalist path.
 
     `progress` wraps the iteration (e.g. a progress bar); folds are grouped by patient.
@@ -256,7 +258,7 @@ def write_phantom_cohort(out_dir: str | Path, n: int, seed: int = 0, tracer: str
     plan = plan_cohort(n, seed, negatives)
     cases, positive = [], []
     for patient, visit, negative in (progress or iter)(plan):
-        phantom = make_phantom_study(seed, patient, visit, tracer, size, 0 if negative else None)
+        phantom = make_phantom_study(seed, patient, visit, tracer, size, 0 if negative else None, min_lesion_mm)
         cases.append(write_phantom_case(phantom, out_dir / phantom.case))
         positive.append(bool(phantom.lesions))
     n_folds = min(folds, len({c.patient for c in cases}))  # a one-patient cohort gets one fold

@@ -63,24 +63,25 @@ class LesionShape:
     necrotic: tuple[Box, np.ndarray] | None
 
 
-def place_lesions(anatomy: Anatomy, rng: np.random.Generator, count: int,
-                  site_weights: dict[str, float], attempts: int = 40) -> list[LesionShape]:
-    """Up to `count` non-touching lesions at sites drawn by `site_weights`, each inside its host tissue."""
+def place_lesions(anatomy: Anatomy, rng: np.random.Generator, count: int, site_weights: dict[str, float],
+                  attempts: int = 40, min_diameter_mm: float = 0.0) -> list[LesionShape]:
+    """Up to `count` non-touching lesions at sites drawn by `site_weights`, each inside its host tissue
+    (diameters drawn from each site's range, cut below at `min_diameter_mm` up to the site's largest)."""
     names = list(site_weights)
     weights = np.array([site_weights[n] for n in names], dtype=float)
     placed: list[LesionShape] = []
     for _ in range(count):
         site = names[rng.choice(len(names), p=weights / weights.sum())]
         for _ in range(attempts):
-            lesion = _try_lesion(anatomy, rng, site, placed)
+            lesion = _try_lesion(anatomy, rng, site, placed, min_diameter_mm)
             if lesion is not None:
                 placed.append(lesion)
                 break
     return placed
 
 
-def _try_lesion(anatomy: Anatomy, rng: np.random.Generator, site_name: str,
-                placed: list[LesionShape]) -> LesionShape | None:
+def _try_lesion(anatomy: Anatomy, rng: np.random.Generator, site_name: str, placed: list[LesionShape],
+                min_diameter_mm: float = 0.0) -> LesionShape | None:
     site = SITES[site_name]
     grid = anatomy.grid
     x0, x1, y0, y1, d0, d1 = site.boxes[rng.integers(len(site.boxes))]
@@ -92,7 +93,8 @@ def _try_lesion(anatomy: Anatomy, rng: np.random.Generator, site_name: str,
         return None
     index = candidates[rng.integers(len(candidates))] + [s.start for s in box]
     center = np.array([grid.coords(2)[index[2]], grid.coords(1)[index[1]], grid.coords(0)[index[0]]])
-    lo, hi = np.log(site.diameter_mm[0]), np.log(site.diameter_mm[1])
+    smallest, largest = site.diameter_mm
+    lo, hi = np.log(min(max(smallest, min_diameter_mm), largest)), np.log(largest)
     diameter = float(np.exp(rng.uniform(lo, hi)))
     semi = diameter / 2 * rng.uniform(0.8, 1.2, 3)
     semi = np.maximum(semi, 0.55 * np.asarray(grid.spacing))  # the centre voxel is always inside
