@@ -20,7 +20,7 @@ from petseg.metrics.components import Overlap
 from petseg.metrics.evaluate import case_metrics
 from petseg.quantify import Quantification, quantify
 
-METHODS = ("suv",)
+METHODS = ("suv", "model")
 
 
 @dataclass
@@ -50,21 +50,28 @@ class SegmentResult:
 def segment(pet: str | Path | Volume | Study, ct: str | Path | Volume | None = None, *,
             label: str | Path | Volume | None = None, method: str = "suv", tracer: str = "fdg",
             params: dict[str, str] | None = None, suv_overrides: SuvOverrides | None = None,
-            roi: str | None = None) -> SegmentResult:
+            roi: str | None = None, model: list[str | Path] | None = None, inference: Any = None) -> SegmentResult:
     """Segment and quantify the lesions of one study.
 
     `pet` is a PET in SUV (NIfTI/MHA/NRRD path or `Volume`), a DICOM folder or zip (converted to SUV
     from its headers; `suv_overrides` fix missing tags), or a ready `Study`; `ct` is optional (PET-only
     studies work) and may be a DICOM folder; `label` is an optional ground truth (image file, or a DICOM
     SEG/RTSTRUCT with DICOM input, ROI chosen by `roi`), scored with the autoPET metrics. `params`
-    override the method's parameters (e.g. {"threshold.suv": "3.5"}).
+    override the method's parameters (e.g. {"threshold.suv": "3.5"}). `model` (model folders: an ensemble,
+    optionally a MIP classifier gate and cascade stages) segments with trained networks instead of the SUV
+    method, run as `inference` (`petseg.infer.predictor.InferenceOptions`) says.
     """
     from petseg.data.dicom_study import is_dicom_input, load_dicom_study
     from petseg.data.study import make_study
     from petseg.methods.suv import segment_suv
 
+    if model:
+        method = "model"
     if method not in METHODS:
         raise PetsegError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    if method == "model" and not model:
+        raise PetsegError("method 'model' needs model folders (--model RUN)")
+    predictor = _predictor(model, inference) if model else None  # a bad model folder fails before the reading
     timings: dict[str, float] = {}
     with step("reading the study", timings):
         if isinstance(pet, Study):
@@ -80,14 +87,34 @@ def segment(pet: str | Path | Volume | Study, ct: str | Path | Volume | None = N
                                   "`petseg convert`)")
             study = load_study(pet, ct, label, {"tracer": tracer})  # type: ignore[arg-type]
     with step("segmenting", timings):
-        found = segment_suv(study, tracer, params)
+        if predictor is not None:
+            prediction = predictor.predict(study, tracer)
+            mask, provenance = prediction.mask, _model_provenance(predictor, prediction)
+        else:
+            found = segment_suv(study, tracer, params)
+            mask, provenance = found.mask, found.provenance()
     with step("quantifying", timings):
-        lesions = quantify(study.suv, found.mask)
+        lesions = quantify(study.suv, mask)
     metrics = None
     if study.label is not None:
-        overlap = Overlap.of(study.label.array > 0, found.mask.array > 0, study.suv.voxel_ml)
+        overlap = Overlap.of(study.label.array > 0, mask.array > 0, study.suv.voxel_ml)
         metrics = case_metrics(str(study.meta.get("case", "study")), overlap)
-    return SegmentResult(study, found.mask, lesions, found.provenance(), tracer, timings, metrics)
+    return SegmentResult(study, mask, lesions, provenance, tracer, timings, metrics)
+
+
+def _predictor(model: list[str | Path], inference: Any):
+    from petseg.infer.predictor import Predictor
+
+    return Predictor(model, inference)
+
+
+def _model_provenance(predictor: Any, prediction: Any) -> dict[str, Any]:
+    """lesions.json's `method` for trained models: which folders, threshold, post-processing, windows."""
+    return {"name": "model", "models": [str(m.path) for m in predictor.models],
+            "recipes": sorted({m.recipe["name"] for m in predictor.models}), "threshold": prediction.threshold,
+            "ensemble": predictor.options.ensemble, "flips": [list(f) for f in predictor.options.flips],
+            "postprocess": predictor.postprocessing(), "windows": prediction.windows,
+            **({"gate": prediction.gate} if prediction.gate else {})}
 
 
 def _as_volume(value: str | Path | Volume | None) -> Volume | None:

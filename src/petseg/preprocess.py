@@ -55,18 +55,24 @@ def normalise_channel(array: np.ndarray, spec: dict[str, Any], stats: dict[str, 
     raise PetsegError(f"unknown intensity mode {mode!r}")
 
 
-def preprocess_study(study: Study, recipe: dict[str, Any], fingerprint: dict[str, Any] | None = None
-                     ) -> tuple[np.ndarray, np.ndarray | None, Volume]:
-    """(image (C, z, y, x) float32, label (z, y, x) uint8 or None, grid) for the recipe's inputs."""
+def preprocess_study(study: Study, recipe: dict[str, Any], fingerprint: dict[str, Any] | None = None,
+                     extra: dict[str, Volume] | None = None) -> tuple[np.ndarray, np.ndarray | None, Volume]:
+    """(image (C, z, y, x) float32, label (z, y, x) uint8 or None, grid) for the recipe's inputs.
+
+    Inputs other than `pet` and `ct` (a cascade's `stage1` mask) come from `extra`, on the PET grid.
+    """
     options = recipe.get("preprocess", {})
     grid = target_grid(study.suv, options.get("spacing_mm"))
     channels = []
     for name in recipe["inputs"]:
-        volume = study.suv if name == "pet" else study.ct
+        volume = {"pet": study.suv, "ct": study.ct}.get(name, (extra or {}).get(name))
         if volume is None:
-            raise PetsegError(f"recipe {recipe['name']} needs a CT, and this study has none")
+            what = "a CT" if name == "ct" else f"the input {name!r} (a stage-1 mask for a cascade's second stage)"
+            raise PetsegError(f"recipe {recipe['name']} needs {what}, and this study has none")
         if grid is not None:
-            volume = resample_onto(volume, grid, sitk.sitkLinear, 0.0 if name == "pet" else -1024.0)
+            fill, method = {"pet": (0.0, sitk.sitkLinear), "ct": (-1024.0, sitk.sitkLinear)}.get(
+                name, (0.0, sitk.sitkNearestNeighbor))
+            volume = resample_onto(volume, grid, method, fill)
         stats = (fingerprint or {}).get("intensity", {}).get(name)
         channels.append(normalise_channel(volume.array, options.get(name, {"mode": "clip", "a_min": -1e9,
                                                                            "a_max": 1e9}), stats))

@@ -17,6 +17,7 @@ from petseg.cli import (  # noqa: F401  (commands register on the app)
     demo_cmd,
     evaluate_cmd,
     phantom_cmd,
+    predict_cmd,
     quantify_cmd,
     segment_cmd,
     train_cmd,

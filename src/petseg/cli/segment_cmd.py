@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from petseg.cli import dicom_options as opt
+from petseg.cli import infer_options as iopt
 from petseg.cli.app import app
 from petseg.console import info, results
 from petseg.errors import PetsegError
@@ -33,7 +34,9 @@ def segment(
     label: Path | None = typer.Option(None, "--label", help="Ground truth, to draw and score against (optional; "
                                       "an image, or a SEG/RTSTRUCT with DICOM input)."),
     roi: str | None = opt.ROI,
-    method: str = typer.Option("suv", "--method", help="Segmentation method: suv (training-free)."),
+    model: list[Path] = typer.Option([], "--model", help="Trained model folder(s) (repeat --model for an "
+                                     "ensemble); without one the training-free SUV method runs."),
+    method: str = typer.Option("suv", "--method", help="Segmentation method without --model: suv."),
     tracer: str = typer.Option("fdg", "--tracer", help="fdg or psma (sets the method's parameters)."),
     param: list[str] = typer.Option([], "--param", help="Override a method parameter, key=value "
                                     "(e.g. threshold.mode=percist); repeatable."),
@@ -45,6 +48,9 @@ def segment(
     injection_time: str | None = opt.INJECTION_TIME,
     half_life: float | None = opt.HALF_LIFE,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the results of an earlier run."),
+    device: str = iopt.DEVICE, overlap: float | None = iopt.OVERLAP, tta: str = iopt.TTA,
+    ensemble: str = iopt.ENSEMBLE, gate_suv: float | None = iopt.GATE_SUV, threshold: float | None = iopt.THRESHOLD,
+    batch: int = iopt.BATCH, bf16: bool = iopt.BF16,
 ) -> None:
     """Find and measure the lesions of one study: lesions.nii.gz, lesions.json, lesions.csv, mip.png, report.html
     (and lesions_seg.dcm for DICOM)."""
@@ -56,7 +62,9 @@ def segment(
     check_output_dir(out, overwrite)  # refuse before the work, not after
     source = recorded_pet_source(pet) if dicom_seg and not is_dicom_input(pet) else None
     result = run_segment(pet, ct, label=label, method=method, tracer=tracer, params=parse_params(param), roi=roi,
-                         suv_overrides=opt.suv_overrides(weight, dose, injection_time, half_life))
+                         suv_overrides=opt.suv_overrides(weight, dose, injection_time, half_life), model=model,
+                         inference=iopt.inference_options(device, overlap, tta, ensemble, gate_suv, threshold, batch,
+                                                          bf16) if model else None)
     with staged_output_dir(out, overwrite) as staging:
         written = write_results(result, staging, dicom_source=source, per_lesion=per_lesion)
     print_summary(result, out, list(written))

@@ -26,14 +26,23 @@ def train(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     workers: int = typer.Option(0, "--workers", help="Data-loader worker processes."),
     bf16: bool = typer.Option(False, "--bf16", help="bfloat16 autocast on CPUs that support it."),
+    stage1: Path | None = typer.Option(None, "--stage1", help="For a cascade's stage-2 recipe: folder of the "
+                                       "stage-1 masks <case>.nii.gz (from `petseg predict` with the stage-1 models)."),
 ) -> None:
-    """Train one fold: recipe.yaml, fingerprint.json, checkpoint_best.pt, checkpoint_last.pt, log.csv, model.json."""
+    """Train one fold: recipe.yaml, fingerprint.json, checkpoint_best.pt, checkpoint_last.pt, log.csv, model.json
+    (a classification recipe trains the MIP classifier gate)."""
     from petseg.cli.segment_cmd import parse_params
+    from petseg.train.classifier import ClassifierTrainer
+    from petseg.train.recipe import load_recipe
     from petseg.train.trainer import TrainConfig, Trainer
 
+    spec = load_recipe(recipe, parse_params(param))
+    if spec.get("task") == "classification":  # the MIP classifier gate: a study-level 2D task
+        ClassifierTrainer(spec, datalist, fold, out, seed, device).run()
+        return
     best = Trainer(TrainConfig(recipe=recipe, datalist=datalist, fold=fold, out=out, overrides=parse_params(param),
                                cache_dir=cache, resume=resume, seed=seed, device=device, workers=workers,
-                               bf16=bf16)).run()
+                               bf16=bf16, stage1_dir=stage1)).run()
     if best.get("value") is not None:
         info(f"best validation {best['metric']} {best['value']:.4f} at epoch {best['epoch']} -> {out}")
 

@@ -16,21 +16,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import SimpleITK as sitk
 
 from petseg.console import track
 from petseg.data.datalist import DatalistEntry
-from petseg.data.study import load_study
+from petseg.data.study import load_study, resample_onto
+from petseg.errors import PetsegError
 from petseg.io.atomic import atomic_path, write_json_atomic
+from petseg.io.images import Volume, read_volume
 from petseg.preprocess import preprocess_study
 
 CACHE_VERSION = 1
 
 
-def cache_key(recipe: dict[str, Any], fingerprint: dict[str, Any] | None) -> str:
+def cache_key(recipe: dict[str, Any], fingerprint: dict[str, Any] | None, stage1_dir: Path | None = None) -> str:
     """A short hash of everything that changes the cached arrays."""
     content = json.dumps({"version": CACHE_VERSION, "inputs": recipe["inputs"],
                           "preprocess": recipe.get("preprocess", {}),
-                          "intensity": (fingerprint or {}).get("intensity")}, sort_keys=True)
+                          "intensity": (fingerprint or {}).get("intensity"),
+                          "stage1": str(Path(stage1_dir).resolve()) if stage1_dir else None}, sort_keys=True)
     return hashlib.sha256(content.encode()).hexdigest()[:16]
 
 
@@ -60,17 +64,28 @@ class CachedCase:
 
 
 def build_cache(entries: list[DatalistEntry], recipe: dict[str, Any], fingerprint: dict[str, Any] | None,
-                root: Path) -> list[CachedCase]:
-    """Cache every entry (only those not cached yet are computed); returns them in order."""
-    folder = Path(root) / cache_key(recipe, fingerprint)
+                root: Path, stage1_dir: Path | None = None) -> list[CachedCase]:
+    """Cache every entry (only those not cached yet are computed); returns them in order. A cascade's
+    stage-2 recipe reads each study's stage-1 mask from `stage1_dir/<case>.nii.gz`."""
+    folder = Path(root) / cache_key(recipe, fingerprint, stage1_dir)
     cases = []
     todo = [e for e in entries if not (folder / e.case / "meta.json").exists()]
     for entry in track(todo, "caching", total=len(todo)):
-        _cache_one(entry, recipe, fingerprint, folder / entry.case)
+        _cache_one(entry, recipe, fingerprint, folder / entry.case, stage1_dir)
     for entry in entries:
         meta = json.loads((folder / entry.case / "meta.json").read_text(encoding="utf-8"))
         cases.append(CachedCase(entry.case, folder / entry.case, bool(meta["positive"])))
     return cases
+
+
+def stage1_mask(path: Path, suv: Volume) -> Volume:
+    """A stage-1 mask (any grid) on the study's PET grid, 0/1."""
+    if not path.is_file():
+        raise PetsegError(f"no stage-1 mask {path}: run `petseg predict` with the stage-1 models on these studies")
+    mask = read_volume(path, np.uint8)
+    if mask.shape != suv.shape or not np.allclose(mask.spacing, suv.spacing, atol=1e-3):
+        mask = resample_onto(mask, suv, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    return mask.with_array((mask.array > 0).astype(np.uint8))
 
 
 def _save(array: np.ndarray, path: Path) -> None:
@@ -79,9 +94,10 @@ def _save(array: np.ndarray, path: Path) -> None:
 
 
 def _cache_one(entry: DatalistEntry, recipe: dict[str, Any], fingerprint: dict[str, Any] | None,
-               folder: Path) -> None:
+               folder: Path, stage1_dir: Path | None) -> None:
     study = load_study(entry.pet, entry.ct, entry.label)
-    image, label, grid = preprocess_study(study, recipe, fingerprint)
+    extra = {"stage1": stage1_mask(Path(stage1_dir) / f"{entry.case}.nii.gz", study.suv)} if stage1_dir else None
+    image, label, grid = preprocess_study(study, recipe, fingerprint, extra)
     if label is None:
         label = np.zeros(image.shape[1:], np.uint8)
     folder.mkdir(parents=True, exist_ok=True)

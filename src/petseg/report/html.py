@@ -51,6 +51,16 @@ def _table(columns: list[str], rows: list[list[str]], empty: str) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _method_line(method: dict[str, Any]) -> str:
+    """One line saying how the lesions were found (SUV method or trained models)."""
+    if method["name"] == "model":
+        flips = len(method.get("flips", [[]]))
+        return (f"trained models ({', '.join(method['recipes'])}; {len(method['models'])} in the ensemble, "
+                f"{flips} pass(es) with flips), threshold {method['threshold']:.3f}")
+    mode = method["parameters"]["threshold"]["mode"]
+    return f"{method['name']}: SUV threshold {method['threshold_suv']:.2f} ({mode})"
+
+
 def _definitions(items: dict[str, Any]) -> str:
     return "<dl>" + "".join(f"<dt>{html.escape(k)}</dt><dd>{_number(v) if not isinstance(v, str) else html.escape(v)}"
                             "</dd>" for k, v in items.items() if v is not None) + "</dl>"
@@ -93,12 +103,12 @@ def render_report(result: SegmentResult, mip_png: bytes, title: str | None = Non
         "tracer": str(study.get("tracer", result.tracer)).upper(),
         "grid (x, y, z)": " x ".join(str(n) for n in study["shape_zyx"][::-1]) + " voxels of "
         + " x ".join(f"{s:.3g}" for s in study["spacing_mm"]) + " mm",
-        "method": f"{method['name']}: SUV threshold {method['threshold_suv']:.2f} "
-                  f"({method['parameters']['threshold']['mode']})",
-        "liver reference": f"SUV {liver['mean']:.2f} +- {liver['sd']:.2f}" if liver else "not found",
+        "method": _method_line(method),
+        "liver reference": f"SUV {liver['mean']:.2f} +- {liver['sd']:.2f}" if liver
+        else "not used" if method["name"] == "model" else "not found",
         "petseg": __version__, "created": data["created"]})
     timings = _definitions({step: f"{seconds:.2f} s" for step, seconds in data["timings_s"].items()})
-    parameters = html.escape(json.dumps(method["parameters"], indent=2))
+    parameters = html.escape(json.dumps(method.get("parameters", method), indent=2))
     picture = base64.b64encode(mip_png).decode("ascii")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

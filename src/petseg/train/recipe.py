@@ -15,7 +15,7 @@ import yaml
 from petseg.errors import PetsegError
 
 REQUIRED = ("name", "inputs", "network", "loss", "optimizer", "scheduler", "training")
-INPUTS = ("ct", "pet")
+INPUTS = ("ct", "pet", "stage1")  # stage1: the first stage's mask, for a cascade's second stage
 
 
 def recipe_names() -> list[str]:
@@ -63,8 +63,15 @@ def validate(recipe: Any) -> None:
     if missing:
         raise PetsegError(f"recipe {recipe.get('name', '?')} lacks {', '.join(missing)}")
     inputs = recipe["inputs"]
-    if not inputs or any(i not in INPUTS for i in inputs):
-        raise PetsegError(f"recipe inputs must be a list of {INPUTS}, got {inputs}")
+    if not inputs or any(i not in INPUTS for i in inputs) or "pet" not in inputs:
+        raise PetsegError(f"recipe inputs must be a list of {INPUTS} with the pet, got {inputs}")
+    if recipe.get("task", "segmentation") == "classification":
+        if recipe["loss"].get("name") != "bce":
+            raise PetsegError("a classifier recipe trains with loss {name: bce} (one logit: lesion present)")
+        size = recipe["network"].get("input_size")
+        if not (isinstance(size, list) and len(size) == 2 and all(isinstance(n, int) and n > 0 for n in size)):
+            raise PetsegError(f"network.input_size of a classifier must be two positive integers (H, W), got {size}")
+        return
     patch = recipe["training"].get("patch_size")
     if not (isinstance(patch, list) and len(patch) == 3 and all(isinstance(n, int) and n > 0 for n in patch)):
         raise PetsegError(f"training.patch_size must be three positive integers (x, y, z), got {patch}")

@@ -57,6 +57,19 @@ def build_augmentations(spec: dict[str, Any] | None, patch_zyx: tuple[int, int, 
     return T.Compose(steps) if steps else None
 
 
+def mask_dropout(spec: dict[str, Any] | None, channel: int | None):
+    """(channel, MONAI RandCoarseDropout) for a cascade's stage-1 mask channel (seed 003: the second stage
+    learns not to trust the first stage's mask blindly), or None."""
+    if channel is None or not spec or "mask_dropout" not in spec:
+        return None
+    from monai.transforms import RandCoarseDropout
+
+    options = spec["mask_dropout"]
+    size = zyx(options["size"])
+    return channel, RandCoarseDropout(holes=int(options["holes"]), spatial_size=size, fill_value=0.0,
+                                      prob=float(options["prob"]))
+
+
 def crop(array: np.ndarray, centre: np.ndarray, size: tuple[int, int, int]) -> np.ndarray:
     """A patch of `size` around `centre` over the last three axes, zero-padded beyond the edges."""
     spatial = array.shape[-3:]
@@ -72,9 +85,11 @@ class PatchDataset(Dataset):
     """`samples_per_epoch` patches a epoch, drawn from `cases` (positives oversampled by `oversample`)."""
 
     def __init__(self, cases: list[CachedCase], patch_zyx: tuple[int, int, int], positive_fraction: float,
-                 augment: dict[str, Any] | None, seed: int, samples_per_epoch: int, oversample: float = 1.0) -> None:
+                 augment: dict[str, Any] | None, seed: int, samples_per_epoch: int, oversample: float = 1.0,
+                 mask_channel: int | None = None) -> None:
         self.cases, self.patch, self.positive_fraction = cases, patch_zyx, positive_fraction
         self.transform = build_augmentations(augment, patch_zyx)
+        self.mask_dropout = mask_dropout(augment, mask_channel)
         self.seed, self.samples, self.epoch = seed, samples_per_epoch, 0
         weights = np.array([oversample if c.positive else 1.0 for c in cases], dtype=float)
         self.weights = weights / weights.sum()
@@ -105,5 +120,11 @@ class PatchDataset(Dataset):
             sample = self.transform(sample)
             sample = {key: torch.as_tensor(np.asarray(value), dtype=torch.float32) for key, value in sample.items()}
             sample["label"] = (sample["label"] > 0.5).float()
+        if self.mask_dropout is not None:
+            channel, dropout = self.mask_dropout
+            dropout.set_random_state(seed=int(rng.integers(2**31)))
+            image = torch.as_tensor(sample["image"]).clone()
+            image[channel:channel + 1] = torch.as_tensor(np.asarray(dropout(image[channel:channel + 1])))
+            sample["image"] = image
         sample["image"] = torch.nan_to_num(sample["image"])  # inputs are sanitised: no NaN reaches the network
         return sample

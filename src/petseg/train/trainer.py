@@ -30,6 +30,7 @@ from petseg import __version__
 from petseg.console import debug, info, track
 from petseg.data.cache import build_cache
 from petseg.data.datalist import DatalistEntry, load_datalist
+from petseg.device import cpu_supports_bf16, pick_device
 from petseg.errors import PetsegError
 from petseg.io.atomic import atomic_path, write_json_atomic, write_text_atomic
 from petseg.models.networks import build_network, count_parameters
@@ -57,6 +58,7 @@ class TrainConfig:
     device: str = "auto"
     workers: int = 0
     bf16: bool = False
+    stage1_dir: Path | None = None  # a cascade's stage-2 recipe: the stage-1 masks, <case>.nii.gz
 
 
 def _distributed() -> tuple[int, int]:
@@ -68,32 +70,13 @@ def _distributed() -> tuple[int, int]:
     return (torch.distributed.get_rank(), world) if world > 1 else (0, 1)
 
 
-def _device(choice: str, rank: int) -> torch.device:
-    if choice == "cpu" or (choice == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise PetsegError("--device cuda asked for, but PyTorch sees no GPU")
-    index = int(os.environ.get("LOCAL_RANK", rank)) % torch.cuda.device_count()
-    torch.cuda.set_device(index)
-    return torch.device("cuda", index)
-
-
-def cpu_supports_bf16() -> bool:
-    """True when the CPU has native bfloat16 (avx512_bf16 or amx) so bf16 autocast pays off."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 class Trainer:
     """Trains one fold; `on_step(step)` is called after every optimiser step (tests use it)."""
 
     def __init__(self, config: TrainConfig, on_step: Callable[[int], None] | None = None) -> None:
         self.config, self.on_step = config, on_step
         self.rank, self.world = _distributed()
-        self.device = _device(config.device, self.rank)
+        self.device = pick_device(config.device, self.rank)
         self.out = Path(config.out)
         if config.resume and (self.out / "recipe.yaml").exists():
             self.recipe = yaml.safe_load((self.out / "recipe.yaml").read_text(encoding="utf-8"))
@@ -101,6 +84,9 @@ class Trainer:
             self.recipe = load_recipe(config.recipe, config.overrides)
         self.training = self.recipe["training"]
         self.patch = zyx(self.training["patch_size"])
+        if ("stage1" in self.recipe["inputs"]) != (config.stage1_dir is not None):
+            raise PetsegError("a cascade's stage-2 recipe (input stage1) needs --stage1 DIR with the stage-1 masks, "
+                              "and only such a recipe takes one")
 
     # -- data -------------------------------------------------------------------------------------------
     def _split(self) -> tuple[list[DatalistEntry], list[DatalistEntry]]:
@@ -139,11 +125,12 @@ class Trainer:
         training_entries, validation_entries = self._split()
         fingerprint = self._fingerprint(training_entries)
         cache_root = Path(config.cache_dir or self.out / "cache")
+        stage1 = config.stage1_dir
         if self.rank == 0:
-            build_cache(training_entries + validation_entries, self.recipe, fingerprint, cache_root)
+            build_cache(training_entries + validation_entries, self.recipe, fingerprint, cache_root, stage1)
         self._barrier()
-        training_cases = build_cache(training_entries, self.recipe, fingerprint, cache_root)
-        validation_cases = build_cache(validation_entries, self.recipe, fingerprint, cache_root)
+        training_cases = build_cache(training_entries, self.recipe, fingerprint, cache_root, stage1)
+        validation_cases = build_cache(validation_entries, self.recipe, fingerprint, cache_root, stage1)
 
         torch.manual_seed(config.seed)
         network = build_network(self.recipe["network"], len(self.recipe["inputs"])).to(self.device)
@@ -174,7 +161,8 @@ class Trainer:
             state = self._restore(network, loss, optimizer, scheduler, scaler, state)
         dataset = PatchDataset(training_cases, self.patch, float(self.training.get("positive_fraction", 0.5)),
                                self.recipe.get("augment"), config.seed, steps * batch * self.world,
-                               float(self.training.get("oversample_positives", 1.0)))
+                               float(self.training.get("oversample_positives", 1.0)),
+                               self.recipe["inputs"].index("stage1") if "stage1" in self.recipe["inputs"] else None)
         shard = Subset(dataset, list(range(self.rank, len(dataset), self.world)))
         pet_channel = self.recipe["inputs"].index("pet") if "pet" in self.recipe["inputs"] else 0
         if self.rank == 0:

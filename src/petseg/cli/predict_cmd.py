@@ -1,0 +1,86 @@
+"""`petseg predict` and `petseg calibrate`: trained models over a cohort; an ensemble's threshold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from petseg.cli import infer_options as opt
+from petseg.cli.app import app
+from petseg.console import info, results, track
+from petseg.errors import PetsegError
+
+
+def _studies(datalist: Path | None, split: str, folder: Path | None) -> list:
+    from petseg.data.datalist import load_datalist, select
+    from petseg.data.importers import import_folder
+
+    if (datalist is None) == (folder is None):
+        raise PetsegError("give either --datalist (with --split) or --input DIR")
+    return select(load_datalist(datalist), split) if datalist else import_folder(folder)
+
+
+@app.command(epilog="Example: petseg predict --model runs/f0 runs/f1 --datalist d.json --split testing -o preds "
+             "--tta xyz --shard 1/4")
+def predict(
+    model: list[Path] = typer.Option(..., "--model", help="Model folder(s): an ensemble; a MIP classifier "
+                                     "folder gates it; stage-2 folders make a cascade. Repeat --model per folder."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output folder: <case>.nii.gz masks and summary.csv."),
+    datalist: Path | None = typer.Option(None, "--datalist", help="Datalist JSON of the studies."),
+    split: str = typer.Option("testing", "--split", help="Datalist split: training, testing or fold:K."),
+    folder: Path | None = typer.Option(None, "--input", help="Folder of studies (<case>/{suv,ct}.nii.gz)."),
+    shard: str | None = typer.Option(None, "--shard", help="I/N: this machine's share of the cohort "
+                                     "(summary-I-of-N.csv)."),
+    tracer: str = typer.Option("fdg", "--tracer", help="fdg or psma (window gate and post-processing)."),
+    device: str = opt.DEVICE, overlap: float | None = opt.OVERLAP, tta: str = opt.TTA, ensemble: str = opt.ENSEMBLE,
+    gate_suv: float | None = opt.GATE_SUV, threshold: float | None = opt.THRESHOLD, batch: int = opt.BATCH,
+    bf16: bool = opt.BF16,
+) -> None:
+    """Segment every study of a cohort with an ensemble of model folders; a failed study is reported and skipped."""
+    from petseg.infer.cohort import parse_shard, predict_cohort, summary_name
+    from petseg.infer.predictor import Predictor
+
+    which = parse_shard(shard)
+    studies = _studies(datalist, split, folder)
+    predictor = Predictor(model, opt.inference_options(device, overlap, tta, ensemble, gate_suv, threshold, batch,
+                                                       bf16))
+    rows = predict_cohort(predictor, studies, out, tracer, which,
+                          progress=lambda items: track(items, "studies", total=len(items)))
+    failed = [r for r in rows if r["status"] != "ok"]
+    info(f"{len(rows) - len(failed)} of {len(rows)} studies segmented -> {out / summary_name(which)}")
+    if failed:
+        raise PetsegError(f"{len(failed)} study(ies) failed (see {out / summary_name(which)}): "
+                          + "; ".join(f"{r['case']}: {r['error']}" for r in failed[:3]))
+
+
+@app.command(epilog="Example: petseg calibrate --model runs/f0 runs/f1 --datalist d.json --split testing")
+def calibrate(
+    model: list[Path] = typer.Option(..., "--model", help="The ensemble's model folders (repeat --model)."),
+    datalist: Path = typer.Option(..., "--datalist", help="Datalist JSON with the held-out studies."),
+    split: str = typer.Option("testing", "--split", help="Held-out split: testing or fold:K (none of the "
+                              "models may have trained on it)."),
+    objective: str = typer.Option("dice", "--objective", help="dice (mean Dice) or autopet (ranking of Dice, "
+                                  "FPV, FNV)."),
+    tracer: str = typer.Option("fdg", "--tracer", help="fdg or psma."),
+    device: str = opt.DEVICE, overlap: float | None = opt.OVERLAP, tta: str = opt.TTA, ensemble: str = opt.ENSEMBLE,
+    gate_suv: float | None = opt.GATE_SUV, batch: int = opt.BATCH, bf16: bool = opt.BF16,
+) -> None:
+    """Choose the ensemble's threshold and post-processing on held-out studies; store them in the model folders."""
+    from petseg.infer.calibrate import calibrate as run_calibration
+    from petseg.infer.predictor import Predictor
+
+    studies = _studies(datalist, split, None)
+    predictor = Predictor(model, opt.inference_options(device, overlap, tta, ensemble, gate_suv, None, batch, bf16))
+    result = run_calibration(predictor, studies, objective, tracer,
+                             progress=lambda items: track(items, "held-out studies", total=len(items)))
+    table = Table(title=f"calibration on {len(result['cases'])} held-out studies ({objective})")
+    for column in ("", "threshold", "Dice", "FPV ml", "FNV ml"):
+        table.add_column(column, justify="right")
+    for name, key, value in (("default", "at_0.5", 0.5), ("chosen", "chosen", result["threshold"])):
+        row = result[key]
+        table.add_row(name, f"{value:.3f}", f"{row['dice']:.3f}", f"{row['fpv_ml']:.2f}", f"{row['fnv_ml']:.2f}")
+    results.print(table)
+    results.print(f"post-processing: {result['postprocess'] or 'none'}")
+    info(f"calibration.json written to {len(model)} model folder(s)")

@@ -1,0 +1,32 @@
+"""Where networks run: device choice and what the CPU supports (shared by training and inference)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from petseg.errors import PetsegError
+
+
+def pick_device(choice: str = "auto", rank: int = 0) -> torch.device:
+    """cpu, cuda, or the GPU when there is one (auto); under torchrun, the rank's own GPU (LOCAL_RANK)."""
+    if choice not in ("auto", "cpu", "cuda"):
+        raise PetsegError(f"--device is auto, cpu or cuda, got {choice!r}")
+    if choice == "cpu" or (choice == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise PetsegError("--device cuda asked for, but PyTorch sees no GPU")
+    index = int(os.environ.get("LOCAL_RANK", rank)) % torch.cuda.device_count()
+    torch.cuda.set_device(index)
+    return torch.device("cuda", index)
+
+
+def cpu_supports_bf16() -> bool:
+    """True when the CPU has native bfloat16 (avx512_bf16 or amx) so bf16 autocast pays off."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags

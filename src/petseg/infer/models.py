@@ -1,0 +1,97 @@
+"""Model folders (what `petseg train` writes) loaded for inference, and the device they run on."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from petseg.errors import PetsegError
+
+CALIBRATION = "calibration.json"
+
+
+@dataclass
+class ModelFolder:
+    """One trained model: its recipe, fingerprint, description and network (weights loaded)."""
+
+    path: Path
+    recipe: dict[str, Any]
+    fingerprint: dict[str, Any] | None
+    description: dict[str, Any]
+    network: nn.Module = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        """The folder's name (how calibrations refer to their members)."""
+        return self.path.resolve().name
+
+    @property
+    def task(self) -> str:
+        """'segmentation' or 'classification' (the MIP gate)."""
+        return str(self.recipe.get("task", "segmentation"))
+
+    @property
+    def threshold(self) -> float:
+        """The single model's threshold (0.5 unless calibrated alone)."""
+        return float(self.description.get("threshold", 0.5))
+
+    @property
+    def stage(self) -> int:
+        """1, or 2 for a cascade's second stage (it takes the first stage's mask as an input)."""
+        return 2 if "stage1" in self.recipe["inputs"] else 1
+
+
+def _read(path: Path, what: str) -> str:
+    if not path.is_file():
+        raise PetsegError(f"{path.parent} is not a petseg model folder ({what} {path.name} is missing): "
+                          "give the folder `petseg train -o` wrote")
+    return path.read_text(encoding="utf-8")
+
+
+def load_model_folder(path: str | Path, device: torch.device) -> ModelFolder:
+    """Read a model folder and load its best checkpoint (weights only) onto `device`, in eval mode."""
+    from petseg.models.classifier import MIP_CHANNELS, build_classifier
+    from petseg.models.networks import build_network
+
+    path = Path(path)
+    if not path.is_dir():
+        raise PetsegError(f"model folder {path} does not exist")
+    recipe = yaml.safe_load(_read(path / "recipe.yaml", "recipe"))
+    description = json.loads(_read(path / "model.json", "description"))
+    fingerprint_path = path / "fingerprint.json"
+    fingerprint = json.loads(fingerprint_path.read_text(encoding="utf-8")) if fingerprint_path.is_file() else None
+    weights = path / description.get("files", {}).get("weights", "checkpoint_best.pt")
+    if not weights.is_file():
+        raise PetsegError(f"{path} has no weights ({weights.name}): did its training finish?")
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)["model"]
+    except Exception as error:  # a truncated or foreign file: say which, not a pickle traceback
+        raise PetsegError(f"cannot load {weights}: {error}") from None
+    if recipe.get("task") == "classification":
+        network = build_classifier(recipe["network"], MIP_CHANNELS)
+    else:
+        network = build_network({**recipe["network"], "output_prior": None}, len(recipe["inputs"]))
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as error:
+        raise PetsegError(f"{weights} does not fit the network of {path / 'recipe.yaml'}: {error}") from None
+    network.to(device).eval()
+    return ModelFolder(path, recipe, fingerprint, description, network)
+
+
+def load_calibration(models: list[ModelFolder]) -> dict[str, Any] | None:
+    """The calibration (threshold, post-processing) chosen for exactly this set of models, if any."""
+    members = sorted(m.name for m in models)
+    for model in models:
+        path = model.path / CALIBRATION
+        if path.is_file():
+            calibration = json.loads(path.read_text(encoding="utf-8"))
+            if sorted(calibration.get("members", [])) == members:
+                return calibration
+    return None

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+from petseg.cli.main import run
+from tests.infer.conftest import held_out
+
+
+def rows(path):
+    return list(csv.DictReader(path.open()))
+
+
+def test_predict_reports_a_bad_study_and_goes_on(trained, tmp_path, capsys):
+    datalist = json.loads(trained.cohort.read_text())
+    broken = tmp_path / "broken_suv.nii.gz"
+    broken.write_bytes(b"not an image")
+    datalist["testing"] = [{"case": "broken", "image2": str(broken)}, *held_out(trained)[:2]]
+    for entry in datalist["testing"][1:]:
+        for key in ("image", "image2", "label"):
+            entry[key] = str((trained.cohort.parent / entry[key]).resolve())
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(datalist))
+    out = tmp_path / "preds"
+    assert run(["--quiet", "predict", "--model", str(trained.model), "--datalist", str(path), "-o", str(out)]) == 2
+    assert "1 study(ies) failed" in capsys.readouterr().err
+    summary = rows(out / "summary.csv")
+    assert [r["status"] for r in summary] == ["failed", "ok", "ok"] and "broken" in summary[0]["error"]
+    for row in summary[1:]:
+        assert (out / f"{row['case']}.nii.gz").is_file() and float(row["seconds"]) > 0
+        assert int(row["windows_run"]) <= int(row["windows"])
+
+
+def test_shards_split_the_cohort(trained, tmp_path):
+    seen = []
+    for index in (1, 2):
+        out = tmp_path / f"shard{index}"
+        assert run(["--quiet", "predict", "--model", str(trained.model), "--datalist", str(trained.cohort),
+                    "--split", "fold:0", "-o", str(out), "--shard", f"{index}/2"]) == 0
+        seen.append({r["case"] for r in rows(out / f"summary-{index}-of-2.csv")})
+    assert seen[0] and seen[1] and not seen[0] & seen[1]
+    assert seen[0] | seen[1] == {e["case"] for e in held_out(trained)}
+    assert run(["predict", "--model", str(trained.model), "--datalist", str(trained.cohort), "-o",
+                str(tmp_path / "x"), "--shard", "3/2"]) == 2
+
+
+def test_calibrate_then_predict_and_segment_use_it(trained, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(trained.model, model)
+    assert run(["--quiet", "calibrate", "--model", str(model), "--datalist", str(trained.cohort),
+                "--split", "fold:0"]) == 0
+    calibration = json.loads((model / "calibration.json").read_text())
+    assert calibration["members"] == ["model"] and 0.05 <= calibration["threshold"] <= 0.95
+    assert calibration["chosen"]["dice"] >= calibration["at_0.5"]["dice"]
+    entry = held_out(trained)[0]
+    study = trained.cohort.parent / entry["case"]
+    out = tmp_path / "segment"
+    assert run(["--quiet", "segment", "--pet", str(study / "suv.nii.gz"), "--ct", str(study / "ct.nii.gz"),
+                "--model", str(model), "--tta", "x", "-o", str(out)]) == 0
+    method = json.loads((out / "lesions.json").read_text())["method"]
+    assert method["name"] == "model" and method["threshold"] == calibration["threshold"]
+    assert method["postprocess"] == calibration["postprocess"] and method["flips"] == [[], [2]]
+    for name in ("lesions.nii.gz", "lesions.csv", "mip.png", "report.html"):
+        assert (out / name).is_file()
+    folder_out = tmp_path / "folder"
+    assert run(["--quiet", "predict", "--model", str(model), "--input", str(trained.cohort.parent), "-o",
+                str(folder_out), "--threshold", "0.9"]) == 0
+    assert len(rows(folder_out / "summary.csv")) == 16
+
+
+def test_inference_options_are_checked(trained, tmp_path, capsys):
+    base = ["predict", "--model", str(trained.model), "--datalist", str(trained.cohort), "-o", str(tmp_path / "o")]
+    assert run([*base, "--tta", "w"]) == 2
+    assert run([*base, "--ensemble", "median"]) == 2
+    assert run([*base, "--input", str(tmp_path)]) == 2
+    assert "either --datalist" in capsys.readouterr().err

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import shutil
+
+import cc3d
+import numpy as np
+import pytest
+import torch
+import yaml
+from monai.inferers import sliding_window_inference
+
+from petseg.data.datalist import load_datalist, select
+from petseg.data.phantom import make_phantom_study
+from petseg.data.study import load_study
+from petseg.errors import PetsegError
+from petseg.infer.predictor import InferenceOptions, Predictor, flip_sets, window_predictor
+from petseg.preprocess import preprocess_study
+
+
+def options(**changes) -> InferenceOptions:
+    return InferenceOptions(progress=False, **changes)
+
+
+def test_gated_windows_agree_with_monai_and_lose_no_lesion(trained):
+    predictor = Predictor([trained.model], options(overlap=0.5))
+    model = predictor.models[0]
+    roi = tuple(model.recipe["inference"]["roi_size"])[::-1]
+    skipped = 0
+    for entry in select(load_datalist(trained.cohort), "fold:0")[:4]:
+        study = load_study(entry.pet, entry.ct, entry.label)
+        prediction = predictor.predict(study)
+        image, _, _ = preprocess_study(study, model.recipe, model.fingerprint)
+        reference = sliding_window_inference(torch.from_numpy(image)[None], roi, 2,
+                                             window_predictor(model.network, [()], None), overlap=0.5,
+                                             mode="gaussian")[0, 0].numpy() >= 0.5
+        ours = prediction.probability.array >= 0.5
+        total = ours.sum() + reference.sum()
+        assert total == 0 or 2 * (ours & reference).sum() / total >= 0.99
+        lesions = cc3d.connected_components(study.label.array > 0, connectivity=18)
+        for index in range(1, lesions.max() + 1):
+            if reference[lesions == index].any():
+                assert ours[lesions == index].any(), f"{entry.case}: lesion {index} lost by the gate"
+        assert prediction.windows["run"] < prediction.windows["windows"]
+        skipped += prediction.windows["windows"] - prediction.windows["run"]
+    assert skipped > 0
+
+
+def test_flips_average_the_flipped_passes():
+    torch.manual_seed(0)
+    network = torch.nn.Sequential(torch.nn.Conv3d(2, 1, 3, padding=1))
+    batch = torch.rand((2, 2, 8, 10, 12))
+    flipped = window_predictor(network, [(), (2,)], None)(batch)
+    manual = 0.5 * (torch.sigmoid(network(batch)) + torch.sigmoid(network(batch.flip(4))).flip(4))
+    torch.testing.assert_close(flipped, manual)
+    assert flip_sets([0, 1, 2])[0] == () and len(flip_sets([0, 1, 2])) == 8
+    with pytest.raises(PetsegError):
+        flip_sets([3])
+
+
+def test_test_time_flips_keep_shape_and_range(trained, small_phantom):
+    study = small_phantom.study
+    plain = Predictor([trained.model], options()).predict(study)
+    flipped = Predictor([trained.model], options(flips=flip_sets([0, 1, 2]))).predict(study)
+    assert flipped.probability.shape == study.suv.shape and flipped.probability.spacing == study.suv.spacing
+    values = flipped.probability.array
+    assert values.min() >= 0.0 and values.max() <= 1.0 and not np.allclose(values, plain.probability.array)
+    assert np.corrcoef(values.ravel(), plain.probability.array.ravel())[0, 1] > 0.8
+
+
+def test_ensembles_average_or_vote(trained, small_phantom, tmp_path):
+    study = small_phantom.study
+    one = Predictor([trained.model], options()).probabilities(study)
+    other = Predictor([trained.other], options()).probabilities(study)
+    twin = tmp_path / "twin"
+    shutil.copytree(trained.model, twin)
+    np.testing.assert_allclose(Predictor([trained.model, twin], options()).probabilities(study), one, atol=1e-6)
+    mean = Predictor([trained.model, trained.other], options()).probabilities(study)
+    np.testing.assert_allclose(mean, (one + other) / 2, atol=1e-6)
+    vote = Predictor([trained.model, trained.other], options(ensemble="vote")).predict(study)
+    expected = ((one >= 0.5).astype(np.float32) + (other >= 0.5)) / 2
+    np.testing.assert_array_equal(vote.probability.array, expected)
+    np.testing.assert_array_equal(vote.mask.array, (expected >= 0.5).astype(np.uint8))
+
+
+def test_probabilities_come_back_on_the_pet_grid(trained, tmp_path):
+    resampling = tmp_path / "resampling"
+    shutil.copytree(trained.model, resampling)
+    recipe = yaml.safe_load((resampling / "recipe.yaml").read_text())
+    recipe["preprocess"]["spacing_mm"] = [6.0, 6.0, 8.0]  # the model works at 6 x 6 x 8 mm
+    (resampling / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    phantom = make_phantom_study(seed=4, size="medium", n_lesions=6, min_lesion_mm=25)  # 4 x 4 x 5 mm
+    prediction = Predictor([resampling], options()).predict(phantom.study)
+    suv = phantom.study.suv
+    assert prediction.mask.shape == suv.shape and prediction.mask.origin == suv.origin
+    assert prediction.mask.spacing == suv.spacing and prediction.mask.array.dtype == np.uint8
+    label = phantom.study.label.array > 0
+    assert prediction.probability.array[label].mean() > 5 * prediction.probability.array[~label].mean()
+
+
+def test_bad_model_folders_are_refused(tmp_path, trained):
+    with pytest.raises(PetsegError, match="does not exist"):
+        Predictor([tmp_path / "nope"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PetsegError, match="not a petseg model folder"):
+        Predictor([tmp_path / "empty"])
+    broken = tmp_path / "broken"
+    shutil.copytree(trained.model, broken)
+    (broken / "checkpoint_best.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(PetsegError, match="cannot load"):
+        Predictor([broken])
