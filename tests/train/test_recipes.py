@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from petseg.errors import PetsegError
+from petseg.models.classifier import MIP_CHANNELS, build_classifier, mip_input
 from petseg.models.networks import build_network, count_parameters
 from petseg.train.losses import AutomaticWeightedLoss, auxiliary_targets, build_loss
 from petseg.train.optim import build_optimizer, build_scheduler
@@ -18,12 +20,32 @@ SMALL = {  # shrink each seed recipe's network so that one step runs in seconds 
     "galdran_swinunetr": {"network.feature_size": "12"},
     "liu_stepwise_unet": {"network.channels": "[4, 8, 8, 8, 8]", "network.num_res_units": "1"},
     "safdari_cascade": {"network.filters": "[4, 8, 8, 8, 8]"},
+    "safdari_stage2": {"network.channels": "[4, 8, 8, 8, 8]"},
     "tiny_unet": {},
 }
+CLASSIFIERS = ("galdran_mip_classifier", "tiny_mip_classifier")
 
 
 def test_every_seed_paper_has_a_recipe():
-    assert set(SMALL) == set(recipe_names())
+    assert set(SMALL) | set(CLASSIFIERS) == set(recipe_names())
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_classifier_recipe_builds_and_trains_one_step(name):
+    torch.manual_seed(0)
+    recipe = load_recipe(name)
+    network = build_classifier(recipe["network"], MIP_CHANNELS)
+    suv = np.zeros((60, 40, 40), np.float32)
+    suv[30, 20, 20] = 8.0
+    inputs = mip_input(suv, tuple(recipe["network"]["input_size"]))[None].repeat(2, 1, 1, 1)
+    optimizer = build_optimizer(recipe["optimizer"], network.parameters())
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(network(inputs), torch.tensor([[1.0], [0.0]]))
+    loss.backward()
+    optimizer.step()
+    assert network(inputs).shape == (2, 1) and math.isfinite(float(loss))
+    assert inputs.shape[1:] == (2, *recipe["network"]["input_size"]) and 0.0 < float(inputs.max()) <= 0.8
+    with pytest.raises(PetsegError, match="bce"):
+        load_recipe(name, {"loss.name": "dice_ce"})
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
