@@ -108,3 +108,15 @@ def test_bad_model_folders_are_refused(tmp_path, trained):
     (broken / "checkpoint_best.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(PetsegError, match="cannot load"):
         Predictor([broken])
+
+
+def test_bf16_on_cpu_keeps_the_mask(trained, small_phantom, monkeypatch):
+    """bfloat16 + channels-last runs only on CPUs with native bf16; forced here to check the result holds."""
+    monkeypatch.setattr("petseg.infer.predictor.cpu_supports_bf16", lambda: True)
+    study = small_phantom.study
+    fp32 = Predictor([trained.model], options()).predict(study).mask.array > 0
+    bf16_predictor = Predictor([trained.model], options(bf16=True))
+    assert bf16_predictor.dtype is torch.bfloat16 and bf16_predictor.channels_last
+    bf16 = bf16_predictor.predict(study).mask.array > 0
+    total = fp32.sum() + bf16.sum()
+    assert total > 0 and 2 * (fp32 & bf16).sum() / total >= 0.95

@@ -72,12 +72,16 @@ def flip_sets(axes: Sequence[int]) -> list[tuple[int, ...]]:
     return [combo for n in range(len(axes) + 1) for combo in itertools.combinations(axes, n)]
 
 
-def window_predictor(network: torch.nn.Module, flips: Sequence[Sequence[int]], dtype: torch.dtype | None):
-    """(B, C, *roi) -> lesion probability (B, 1, *roi), averaged over the flips."""
+def window_predictor(network: torch.nn.Module, flips: Sequence[Sequence[int]], dtype: torch.dtype | None,
+                     channels_last: bool = False):
+    """(B, C, *roi) -> lesion probability (B, 1, *roi), averaged over the flips (`channels_last`: the batch
+    in channels-last-3d memory order, which pays off with bfloat16 on CPUs)."""
 
     @torch.no_grad()  # not inference_mode: MONAI's sliding window (the reference) edits the outputs in place
     def predict(batch: torch.Tensor) -> torch.Tensor:
         total = None
+        if channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last_3d)
         for axes in flips:
             dims = [2 + a for a in axes]
             inputs = batch.flip(dims) if dims else batch
@@ -114,6 +118,10 @@ class Predictor:
             raise PetsegError(f"--ensemble is mean or vote, got {self.options.ensemble!r}")
         self.calibration = load_calibration(self.models)
         self.dtype = self._precision()
+        self.channels_last = self.dtype is torch.bfloat16 and self.device.type == "cpu"
+        if self.channels_last:
+            for model in self.models:
+                model.network.to(memory_format=torch.channels_last_3d)
 
     def _precision(self) -> torch.dtype | None:
         if self.device.type == "cuda":
@@ -206,7 +214,7 @@ class Predictor:
         if active is not None and not active.any():  # no uptake anywhere: nothing can be a lesion
             return np.zeros(study.suv.shape, np.float32)
         tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
-        predict = window_predictor(model.network, self.options.flips, self.dtype)
+        predict = window_predictor(model.network, self.options.flips, self.dtype, self.channels_last)
         progress = (lambda batches: track(batches, f"{model.name}", total=len(batches))) \
             if self.options.progress else None
         output, counts = sliding_window(tensor, roi, predict, 1, overlap, self.options.batch_size, active,
