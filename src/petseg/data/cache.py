@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import SimpleITK as sitk
 
 from petseg.console import track
 from petseg.data.datalist import DatalistEntry
-from petseg.data.study import load_study, resample_onto
+from petseg.data.study import label_on_pet_grid, load_study
 from petseg.errors import PetsegError
 from petseg.io.atomic import atomic_path, write_json_atomic
 from petseg.io.images import Volume, read_volume
@@ -82,10 +81,7 @@ def stage1_mask(path: Path, suv: Volume) -> Volume:
     """A stage-1 mask (any grid) on the study's PET grid, 0/1."""
     if not path.is_file():
         raise PetsegError(f"no stage-1 mask {path}: run `petseg predict` with the stage-1 models on these studies")
-    mask = read_volume(path, np.uint8)
-    if mask.shape != suv.shape or not np.allclose(mask.spacing, suv.spacing, atol=1e-3):
-        mask = resample_onto(mask, suv, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
-    return mask.with_array((mask.array > 0).astype(np.uint8))
+    return label_on_pet_grid(read_volume(path, np.uint8), suv)
 
 
 def _save(array: np.ndarray, path: Path) -> None:

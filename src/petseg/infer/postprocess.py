@@ -20,6 +20,7 @@ from scipy import ndimage
 
 from petseg.errors import PetsegError
 from petseg.io.images import Volume
+from petseg.quantify import sphere_kernel
 
 STEPS = ("candidates", "closing_mm", "suv_floor", "min_volume_ml")
 
@@ -35,16 +36,9 @@ def add_candidates(mask: np.ndarray, probability: np.ndarray, suv: np.ndarray, t
     return mask | np.isin(components, keep)
 
 
-def ball(radius_mm: float, spacing_zyx: tuple[float, float, float]) -> np.ndarray:
-    """A boolean ball of `radius_mm` on a grid of this spacing (at least the centre voxel)."""
-    reach = [max(int(radius_mm // s), 0) for s in spacing_zyx]
-    z, y, x = np.ogrid[tuple(slice(-r, r + 1) for r in reach)]
-    return (z * spacing_zyx[0]) ** 2 + (y * spacing_zyx[1]) ** 2 + (x * spacing_zyx[2]) ** 2 <= radius_mm**2
-
-
 def close(mask: np.ndarray, radius_mm: float, spacing_zyx: tuple[float, float, float]) -> np.ndarray:
     """Morphological closing with a ball (padded, so nothing sticks to the volume's edges)."""
-    structure = ball(radius_mm, spacing_zyx)
+    structure = sphere_kernel(spacing_zyx, radius_mm)
     pad = [(s // 2, s // 2) for s in structure.shape]
     closed = ndimage.binary_closing(np.pad(mask, pad), structure=structure)
     return closed[tuple(slice(p, p + n) for (p, _), n in zip(pad, mask.shape, strict=True))]

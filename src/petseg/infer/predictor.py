@@ -205,8 +205,7 @@ class Predictor:
         gate_suv = self.options.gate_suv if self.options.gate_suv is not None else DEFAULT_GATE_SUV.get(tracer, 0.5)
         active = None
         if gate_suv > 0:
-            suv = study.suv if grid.shape == study.suv.shape and grid.spacing == study.suv.spacing \
-                else resample_onto(study.suv, grid, sitk.sitkLinear, 0.0)
+            suv = study.suv if grid.same_grid(study.suv) else resample_onto(study.suv, grid, sitk.sitkLinear, 0.0)
             active = uptake_gate(suv.array, gate_suv)
         inference = model.recipe.get("inference", {})
         roi = tuple(int(v) for v in inference.get("roi_size", model.recipe["training"]["patch_size"]))[::-1]
@@ -223,7 +222,7 @@ class Predictor:
         windows["windows"] += counts["windows"]
         windows["run"] += counts["run"]
         prob = output[0].cpu().numpy()
-        if grid.shape != study.suv.shape or grid.spacing != study.suv.spacing:  # back to the PET grid
+        if not grid.same_grid(study.suv):  # back to the PET grid
             prob = resample_onto(grid.with_array(prob), study.suv, sitk.sitkLinear, 0.0).array
         return np.clip(prob, 0.0, 1.0).astype(np.float32)
 

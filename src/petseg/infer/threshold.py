@@ -91,12 +91,8 @@ def choose_postprocessing(cases: list[HeldOutCase], threshold: float, objective:
     trials = []
     for step in candidate_steps(threshold, tracer):
         trial = score(cases, threshold, {**chain, **step})
-        kept = best_index([current, trial], objective) == 1 and _differs(current, trial)
+        kept = best_index([current, trial], objective) == 1  # a tie keeps the shorter chain
         trials.append({"step": step, **trial, "kept": kept})
         if kept:
             chain, current = {**chain, **step}, trial
     return chain, trials
-
-
-def _differs(a: dict[str, float], b: dict[str, float]) -> bool:
-    return any(not (math.isclose(a[k], b[k]) or (math.isnan(a[k]) and math.isnan(b[k]))) for k in a)
