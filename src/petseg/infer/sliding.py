@@ -94,12 +94,7 @@ def sliding_window(image: torch.Tensor, roi_zyx: Sequence[int], predict: WindowP
     return output[(slice(None), *crop)], {"windows": len(slices), "run": len(chosen)}
 
 
-def uptake_gate(suv: np.ndarray, threshold_suv: float, margin_voxels: int = 0) -> np.ndarray:
-    """Voxels at or above `threshold_suv`, grown by `margin_voxels`: where a lesion can be. The gate is
-    conservative by design (well under the lowest lesion uptake of the tracer: a skipped lesion is lost)."""
-    gate = np.asarray(suv) >= threshold_suv
-    if margin_voxels > 0:
-        from scipy import ndimage
-
-        gate = ndimage.binary_dilation(gate, iterations=margin_voxels)
-    return gate
+def uptake_gate(suv: np.ndarray, threshold_suv: float) -> np.ndarray:
+    """Voxels at or above `threshold_suv`: where a lesion can be. The gate is conservative by design (under the
+    lowest lesion SUVmax of the tracer: a skipped lesion is lost)."""
+    return np.asarray(suv) >= threshold_suv
