@@ -43,6 +43,18 @@ def test_partial_ct_coverage_is_filled_and_reported():
         study = make_study(pet, ct)
     assert np.all(study.ct.array[10:] == CT_FILL_HU)
     assert np.all(study.ct.array[:10] == 0)
+    assert np.all(study.ct_coverage.array[:10] == 1) and not study.ct_coverage.array[10:].any()
+    assert study.ct_covered_fraction == pytest.approx(0.5)
+
+
+def test_padding_slices_of_a_converted_ct_count_as_missing():
+    pet = pet_volume()
+    ct = pet.with_array(np.full(pet.shape, 30.0, np.float32))
+    ct.array[15:] = CT_FILL_HU  # a CT on the PET grid, padded where the scan ended
+    with pytest.warns(PetsegWarning, match=r"CT covers 75\.0%"):
+        study = make_study(pet, ct)
+    assert study.ct_coverage.array[:15].all() and not study.ct_coverage.array[15:].any()
+    assert make_study(pet).ct_covered_fraction == 0.0
 
 
 def test_disjoint_ct_and_pet_are_refused():

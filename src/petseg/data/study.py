@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import SimpleITK as sitk
@@ -17,6 +17,9 @@ import SimpleITK as sitk
 from petseg.errors import PetsegError, PetsegWarning
 from petseg.io.images import Volume, read_volume
 from petseg.metrics.components import as_binary
+
+if TYPE_CHECKING:
+    from petseg.io.dicom import SeriesVolume
 
 CT_FILL_HU = -1024.0
 # Median "body" value above which a PET is taken to be in Bq/ml (or counts), not SUV. Real SUV
@@ -28,7 +31,9 @@ MAX_PLAUSIBLE_BODY_SUV = 50.0
 class Study:
     """One exam: `suv` (reference grid), `ct` in HU on that grid or None, optional binary `label`.
 
-    `dicom` keeps the source PET series (a `petseg.io.dicom.SeriesVolume`) when the study was read from
+    `ct_coverage` (uint8 on the PET grid) marks the voxels the CT really covers: outside it the CT holds
+    the fill value, which is *missing*, not air (a CT shorter than the PET, a converted CT padded with
+    -1024). `tracer` is "fdg" or "psma". `dicom` keeps the source PET series when the study was read from
     DICOM, so that results can be written back as DICOM-SEG referencing it.
     """
 
@@ -36,12 +41,21 @@ class Study:
     ct: Volume | None = None
     label: Volume | None = None
     meta: dict[str, Any] = field(default_factory=dict)
-    dicom: Any = None
+    dicom: SeriesVolume | None = None
+    ct_coverage: Volume | None = None
+    tracer: str = "fdg"
 
     @property
     def has_ct(self) -> bool:
         """True unless this is a PET-only study."""
         return self.ct is not None
+
+    @property
+    def ct_covered_fraction(self) -> float:
+        """Fraction of the PET grid the CT covers (0 for a PET-only study)."""
+        if self.ct is None:
+            return 0.0
+        return 1.0 if self.ct_coverage is None else float(self.ct_coverage.array.mean())
 
 
 def load_study(pet: str | Path, ct: str | Path | None = None, label: str | Path | None = None,
@@ -58,15 +72,20 @@ def load_study(pet: str | Path, ct: str | Path | None = None, label: str | Path 
 
 def make_study(suv: Volume, ct: Volume | None = None, label: Volume | None = None,
                meta: dict[str, Any] | None = None) -> Study:
-    """Build a sanitised `Study`: finite SUV checked for units, CT and label moved onto the PET grid."""
+    """Build a sanitised `Study`: finite SUV checked for units, CT and label moved onto the PET grid.
+
+    The tracer comes from `meta["tracer"]` (default fdg)."""
     suv = replace_non_finite(suv.with_array(suv.array.astype(np.float32, copy=False)), 0.0, "PET")
     check_suv_units(suv)
+    coverage = None
     if ct is not None:
         ct = replace_non_finite(ct.with_array(ct.array.astype(np.float32, copy=False)), CT_FILL_HU, "CT")
-        ct = ct_on_pet_grid(ct, suv)
+        ct, coverage = ct_on_pet_grid(ct, suv)
     if label is not None:
         label = label_on_pet_grid(label, suv)
-    return Study(suv=suv, ct=ct, label=label, meta=dict(meta or {}))
+    meta = dict(meta or {})
+    tracer = str(meta.pop("tracer", None) or "fdg").lower()
+    return Study(suv=suv, ct=ct, label=label, meta=meta, ct_coverage=coverage, tracer=tracer)
 
 
 def replace_non_finite(volume: Volume, fill: float, name: str) -> Volume:
@@ -104,25 +123,38 @@ def resample_onto(volume: Volume, reference: Volume, interpolator: int, fill: fl
     return Volume.from_sitk(resampled)
 
 
-def covered_fraction(volume: Volume, reference: Volume) -> float:
-    """Fraction of `reference` voxel centres that fall inside `volume`'s field of view."""
+def field_of_view(volume: Volume, reference: Volume) -> np.ndarray:
+    """uint8 on `reference`'s grid: 1 where the voxel centre falls inside `volume`'s field of view."""
     ones = volume.with_array(np.ones(volume.shape, dtype=np.uint8))
-    inside = resample_onto(ones, reference, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
-    return float(inside.array.mean())
+    return resample_onto(ones, reference, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8).array
 
 
-def ct_on_pet_grid(ct: Volume, suv: Volume) -> Volume:
-    """The CT linearly resampled onto the PET grid; uncovered voxels become -1024 HU (with a warning)."""
+def ct_on_pet_grid(ct: Volume, suv: Volume) -> tuple[Volume, Volume]:
+    """The CT linearly resampled onto the PET grid and its coverage (uint8, PET grid).
+
+    Uncovered voxels are filled with -1024 HU; the coverage says which they are, so that they count as
+    missing, not as air. Axial slices that hold nothing but the fill value (a CT padded by a converter)
+    count as uncovered too. Partial coverage is warned about with its fraction.
+    """
     if ct.same_grid(suv):
-        return Volume(ct.array, suv.spacing, suv.origin, suv.direction)
-    covered = covered_fraction(ct, suv)
-    if covered == 0.0:
-        raise PetsegError(f"CT and PET do not overlap in space: PET {suv.describe_grid()}; "
-                          f"CT {ct.describe_grid()}")
-    if covered < 0.999:
-        warnings.warn(f"CT covers {covered:.1%} of the PET field of view; the uncovered {1 - covered:.1%} is "
-                      f"filled with {CT_FILL_HU:g} HU", PetsegWarning, stacklevel=3)
-    return resample_onto(ct, suv, sitk.sitkLinear, CT_FILL_HU)
+        on_grid = Volume(ct.array, suv.spacing, suv.origin, suv.direction)
+        covered = np.ones(suv.shape, np.uint8)
+    else:
+        covered = field_of_view(ct, suv)
+        if not covered.any():
+            raise PetsegError(f"CT and PET do not overlap in space: PET {suv.describe_grid()}; "
+                              f"CT {ct.describe_grid()}")
+        on_grid = resample_onto(ct, suv, sitk.sitkLinear, CT_FILL_HU)
+    padded = (on_grid.array <= CT_FILL_HU).all(axis=(1, 2))
+    covered[padded] = 0
+    fraction = float(covered.mean())
+    if fraction == 0.0:
+        raise PetsegError("the CT holds no image data on the PET's field of view (every slice is padding): "
+                          "check the CT file, or leave it out for a PET-only study")
+    if fraction < 0.999:
+        warnings.warn(f"CT covers {fraction:.1%} of the PET field of view; the uncovered {1 - fraction:.1%} "
+                      "is treated as missing CT", PetsegWarning, stacklevel=3)
+    return on_grid, suv.with_array(covered)
 
 
 def label_on_pet_grid(label: Volume, suv: Volume) -> Volume:
