@@ -53,20 +53,23 @@ def _measure(method: str, folder: str, study_dir: str, queue) -> None:
         from monai.inferers import sliding_window_inference
 
         from petseg.infer.models import load_model_folder
-        from petseg.infer.predictor import window_predictor
+        from petseg.infer.settings import InferenceOptions
+        from petseg.infer.windows import network_predictor
         from petseg.preprocess import preprocess_study
 
         model = load_model_folder(folder, torch.device("cpu"))
-        image, _, _ = preprocess_study(study, model.recipe, model.fingerprint)
-        roi = tuple(model.recipe["inference"]["roi_size"])[::-1]
-        sliding_window_inference(torch.from_numpy(image)[None], roi, 1, window_predictor(model.network, [()], None),
-                                 overlap=float(model.recipe["inference"]["overlap"]), mode="gaussian")
+        settings = InferenceOptions(device="cpu", batch_size=1, progress=False).resolve(model.recipe, "fdg",
+                                                                                        torch.device("cpu"))
+        image = preprocess_study(study, model.recipe, model.fingerprint).image
+        sliding_window_inference(torch.from_numpy(image)[None], settings.roi_zyx, 1,
+                                 network_predictor(model.network, settings), overlap=settings.overlap, mode="gaussian")
         windows = None
     else:
-        from petseg.infer.predictor import InferenceOptions, Predictor
+        from petseg.infer.predictor import Predictor
+        from petseg.infer.settings import InferenceOptions
 
         predictor = Predictor([folder], InferenceOptions(device="cpu", batch_size=1, progress=False))
-        windows = predictor.predict(study).windows
+        windows = predictor.predict(study).windows.as_dict()
     seconds = time.perf_counter() - start
     queue.put({"seconds": seconds, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
                "windows": windows})

@@ -23,7 +23,8 @@ import torch
 from petseg.data.datalist import load_datalist
 from petseg.data.phantom import write_phantom_cohort
 from petseg.data.study import load_study
-from petseg.infer.predictor import InferenceOptions, Predictor
+from petseg.infer.predictor import Predictor
+from petseg.infer.settings import InferenceOptions
 from petseg.train.classifier import ClassifierTrainer
 from petseg.train.recipe import load_recipe
 from petseg.train.trainer import TrainConfig, Trainer
@@ -57,7 +58,7 @@ def main() -> None:
             lesions = int(cc3d.connected_components(study.label.array > 0, connectivity=18).max())
             first = plain.predict(study)
             second = gated.predict(study)
-            rows.append((lesions, first.seconds, second.seconds, second.gate["positive"]))
+            rows.append((lesions, first.seconds, second.seconds, second.gate.positive))
         lesions, without, with_gate, passed = (np.array(column) for column in zip(*rows, strict=True))
         positive = lesions > 0
         print(f"test cohort: {positive.sum()} positive, {(~positive).sum()} negative studies ({args.size} grid)")

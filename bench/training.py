@@ -47,9 +47,9 @@ def throughput(size: str, n_cases: int, patches: int, workdir: Path) -> tuple[fl
     start = time.perf_counter()
     for index in range(patches):
         entry = entries[index % len(entries)]
-        image, label, _ = preprocess_study(load_study(entry.pet, entry.ct, entry.label), recipe)
-        centre = np.array([rng.integers(n) for n in label.shape])
-        crop(image, centre, (64, 64, 64))
+        prepared = preprocess_study(load_study(entry.pet, entry.ct, entry.label), recipe)
+        centre = np.array([rng.integers(n) for n in prepared.label.shape])
+        crop(prepared.image, centre, (64, 64, 64))
     on_the_fly = patches / (time.perf_counter() - start)
     return cached, on_the_fly
 

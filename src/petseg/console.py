@@ -25,6 +25,11 @@ def configure(quiet: bool = False, verbose: bool = False) -> None:
     _settings["verbose"] = verbose
 
 
+def progress_visible() -> bool:
+    """True when progress bars are shown (stderr is a terminal and --quiet was not given)."""
+    return not _settings["quiet"] and console.is_terminal
+
+
 def info(message: str) -> None:
     """A progress message, hidden by --quiet."""
     if not _settings["quiet"]:
@@ -51,6 +56,6 @@ def step(name: str, timings: dict[str, float]) -> Iterator[None]:
 def track(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
     """Iterate with a progress bar on stderr (hidden by --quiet or when stderr is not a terminal)."""
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=console, disable=_settings["quiet"] or not console.is_terminal, transient=True)
+                        console=console, disable=not progress_visible(), transient=True)
     with progress:
         yield from progress.track(items, total=total, description=description)

@@ -11,6 +11,7 @@ array on the same grid. Intensity modes per channel:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -55,15 +56,24 @@ def normalise_channel(array: np.ndarray, spec: dict[str, Any], stats: dict[str, 
     raise PetsegError(f"unknown intensity mode {mode!r}")
 
 
-def preprocess_study(study: Study, recipe: dict[str, Any], fingerprint: dict[str, Any] | None = None,
-                     extra: dict[str, Volume] | None = None) -> tuple[np.ndarray, np.ndarray | None, Volume]:
-    """(image (C, z, y, x) float32, label (z, y, x) uint8 or None, grid) for the recipe's inputs.
+@dataclass
+class Preprocessed:
+    """A study as a network sees it: `image` (C, z, y, x) float32 in the recipe's input order, `label`
+    (z, y, x) uint8 or None, both on `grid`, and `suv` (the PET in SUV on `grid`, for the window gate)."""
 
-    Inputs other than `pet` and `ct` (a cascade's `stage1` mask) come from `extra`, on the PET grid.
-    """
+    image: np.ndarray
+    label: np.ndarray | None
+    grid: Volume
+    suv: np.ndarray
+
+
+def preprocess_study(study: Study, recipe: dict[str, Any], fingerprint: dict[str, Any] | None = None,
+                     extra: dict[str, Volume] | None = None) -> Preprocessed:
+    """The recipe's inputs of `study` on the recipe's grid. Inputs other than `pet` and `ct` (a cascade's
+    `stage1` mask) come from `extra`, on the PET grid."""
     options = recipe.get("preprocess", {})
     grid = target_grid(study.suv, options.get("spacing_mm"))
-    channels = []
+    channels, suv = [], study.suv.array
     for name in recipe["inputs"]:
         volume = {"pet": study.suv, "ct": study.ct}.get(name, (extra or {}).get(name))
         if volume is None:
@@ -73,6 +83,8 @@ def preprocess_study(study: Study, recipe: dict[str, Any], fingerprint: dict[str
             fill, method = {"pet": (0.0, sitk.sitkLinear), "ct": (-1024.0, sitk.sitkLinear)}.get(
                 name, (0.0, sitk.sitkNearestNeighbor))
             volume = resample_onto(volume, grid, method, fill)
+        if name == "pet":
+            suv = volume.array
         stats = (fingerprint or {}).get("intensity", {}).get(name)
         channels.append(normalise_channel(volume.array, options.get(name, {"mode": "clip", "a_min": -1e9,
                                                                            "a_max": 1e9}), stats))
@@ -82,4 +94,4 @@ def preprocess_study(study: Study, recipe: dict[str, Any], fingerprint: dict[str
                                                                       sitk.sitkUInt8)
         label = (label_volume.array > 0).astype(np.uint8)
     reference = study.suv if grid is None else grid
-    return np.stack(channels), label, reference
+    return Preprocessed(np.stack(channels), label, reference, suv)

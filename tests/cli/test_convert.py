@@ -39,6 +39,13 @@ def test_convert_errors_name_the_fix(tmp_path, real_data, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_segment_takes_the_series_options_it_suggests(tmp_path, real_data, capsys):
+    folder = real_data / "sts_001_wb_pet_rtstruct"
+    assert run(["segment", "--pet", str(folder / "pet"), "--pet-series", "1.2.3.4", "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "no series with SeriesInstanceUID 1.2.3.4" in err and "Traceback" not in err
+
+
 def test_segment_dicom_folder_writes_a_readable_seg(tmp_path, real_data):
     folder = real_data / "sts_001_wb_pet_rtstruct"
     out = tmp_path / "seg"

@@ -11,8 +11,10 @@ from petseg.data.phantom import make_phantom_study
 from petseg.data.study import load_study
 from petseg.errors import PetsegError
 from petseg.infer.cohort import predict_cohort
-from petseg.infer.predictor import InferenceOptions, Predictor, window_predictor
-from petseg.infer.sliding import sliding_window, uptake_gate
+from petseg.infer.gate import classify
+from petseg.infer.predictor import Predictor
+from petseg.infer.settings import InferenceOptions
+from petseg.infer.windows import network_predictor, sliding_probability, uptake_gate
 from petseg.preprocess import preprocess_study
 from petseg.train.classifier import ClassifierTrainer, full_sensitivity_threshold
 from petseg.train.recipe import load_recipe
@@ -42,17 +44,18 @@ def test_classifier_threshold_keeps_every_positive(classifier):
 def test_gate_skips_a_study_it_calls_negative(trained, classifier):
     negative = make_phantom_study(seed=21, patient=50, n_lesions=0).study
     predictor = Predictor([trained.model, classifier], OPTIONS)
-    verdict = predictor.classify(negative)
+    verdict = classify(predictor.classifier, negative, predictor.device)
     # Set the gate just above this study's probability (the mechanism under test, not the classifier's skill).
     description = json.loads((classifier / "model.json").read_text())
-    description["threshold"] = verdict["probability"] + 1e-6
+    description["threshold"] = verdict.probability + 1e-6
     (classifier / "model.json").write_text(json.dumps(description))
     gated = Predictor([trained.model, classifier], OPTIONS).predict(negative)
-    assert gated.gate == {**verdict, "threshold": verdict["probability"] + 1e-6, "positive": False}
-    assert gated.windows["run"] == 0 and gated.mask.array.sum() == 0 and gated.mask.shape == negative.suv.shape
+    assert gated.gate.as_dict() == {"probability": verdict.probability, "threshold": verdict.probability + 1e-6,
+                                    "positive": False}
+    assert gated.windows.run == 0 and gated.mask.array.sum() == 0 and gated.mask.shape == negative.suv.shape
     description["threshold"] = 0.0  # a gate that lets everything through segments as usual
     (classifier / "model.json").write_text(json.dumps(description))
-    assert Predictor([trained.model, classifier], OPTIONS).predict(negative).windows["run"] > 0
+    assert Predictor([trained.model, classifier], OPTIONS).predict(negative).windows.run > 0
 
 
 def test_cascade_second_stage_sees_the_first_stage_mask(trained, tmp_path):
@@ -69,12 +72,13 @@ def test_cascade_second_stage_sees_the_first_stage_mask(trained, tmp_path):
     study = load_study(select(load_datalist(trained.cohort), "fold:0")[0].pet,
                        select(load_datalist(trained.cohort), "fold:0")[0].ct)
     first = Predictor([trained.model], OPTIONS).predict(study).mask
-    model = cascade.stage2[0]
-    image, _, _ = preprocess_study(study, model.recipe, model.fingerprint, {"stage1": first})
-    assert np.array_equal(image[2], first.array.astype(np.float32))  # channel 3 is the stage-1 mask
-    expected, _ = sliding_window(torch.from_numpy(image), (32, 32, 32), window_predictor(model.network, [()], None),
-                                 overlap=0.25, batch_size=2, active=uptake_gate(study.suv.array, 1.5))
-    np.testing.assert_allclose(cascade.probabilities(study), expected[0].numpy(), atol=1e-6)
+    model = cascade.stages.second[0]
+    prepared = preprocess_study(study, model.recipe, model.fingerprint, {"stage1": first})
+    assert np.array_equal(prepared.image[2], first.array.astype(np.float32))  # channel 3 is the stage-1 mask
+    settings = OPTIONS.resolve(model.recipe, "fdg", torch.device("cpu"))
+    expected, _ = sliding_probability(network_predictor(model.network, settings), prepared.image, settings,
+                                      uptake_gate(study.suv.array, 1.5), torch.device("cpu"))
+    np.testing.assert_allclose(cascade.probabilities(study)[0], expected, atol=1e-6)
     with pytest.raises(PetsegError, match="stage-1"):
         Predictor([stage2], OPTIONS)
     with pytest.raises(PetsegError, match="--stage1"):

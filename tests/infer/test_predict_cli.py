@@ -30,6 +30,10 @@ def test_predict_reports_a_bad_study_and_goes_on(trained, tmp_path, capsys):
     for row in summary[1:]:
         assert (out / f"{row['case']}.nii.gz").is_file() and float(row["seconds"]) > 0
         assert int(row["windows_run"]) <= int(row["windows"])
+        lesions = json.loads((out / f"{row['case']}.lesions.json").read_text())  # the schema segment writes
+        assert lesions["study"]["case"] == row["case"] and lesions["method"]["name"] == "model"
+        assert lesions["totals"]["lesion_count"] == int(row["lesions"])
+        assert abs(lesions["totals"]["tmtv_ml"] - float(row["tmtv_ml"])) < 1e-3
 
 
 def test_shards_split_the_cohort(trained, tmp_path):

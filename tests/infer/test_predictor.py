@@ -13,7 +13,9 @@ from petseg.data.datalist import load_datalist, select
 from petseg.data.phantom import make_phantom_study
 from petseg.data.study import load_study
 from petseg.errors import PetsegError
-from petseg.infer.predictor import InferenceOptions, Predictor, flip_sets, window_predictor
+from petseg.infer.predictor import Predictor
+from petseg.infer.settings import InferenceOptions, flip_sets
+from petseg.infer.windows import network_predictor
 from petseg.preprocess import preprocess_study
 
 
@@ -24,14 +26,15 @@ def options(**changes) -> InferenceOptions:
 def test_gated_windows_agree_with_monai_and_lose_no_lesion(trained):
     predictor = Predictor([trained.model], options(overlap=0.5))
     model = predictor.models[0]
+    settings = predictor.options.resolve(model.recipe, "fdg", predictor.device)
     roi = tuple(model.recipe["inference"]["roi_size"])[::-1]
     skipped = 0
     for entry in select(load_datalist(trained.cohort), "fold:0")[:4]:
         study = load_study(entry.pet, entry.ct, entry.label)
         prediction = predictor.predict(study)
-        image, _, _ = preprocess_study(study, model.recipe, model.fingerprint)
+        image = preprocess_study(study, model.recipe, model.fingerprint).image
         reference = sliding_window_inference(torch.from_numpy(image)[None], roi, 2,
-                                             window_predictor(model.network, [()], None), overlap=0.5,
+                                             network_predictor(model.network, settings), overlap=0.5,
                                              mode="gaussian")[0, 0].numpy() >= 0.5
         ours = prediction.probability.array >= 0.5
         total = ours.sum() + reference.sum()
@@ -40,8 +43,8 @@ def test_gated_windows_agree_with_monai_and_lose_no_lesion(trained):
         for index in range(1, lesions.max() + 1):
             if reference[lesions == index].any():
                 assert ours[lesions == index].any(), f"{entry.case}: lesion {index} lost by the gate"
-        assert prediction.windows["run"] < prediction.windows["windows"]
-        skipped += prediction.windows["windows"] - prediction.windows["run"]
+        assert prediction.windows.run < prediction.windows.total
+        skipped += prediction.windows.total - prediction.windows.run
     assert skipped > 0
 
 
@@ -49,7 +52,9 @@ def test_flips_average_the_flipped_passes():
     torch.manual_seed(0)
     network = torch.nn.Sequential(torch.nn.Conv3d(2, 1, 3, padding=1))
     batch = torch.rand((2, 2, 8, 10, 12))
-    flipped = window_predictor(network, [(), (2,)], None)(batch)
+    settings = InferenceOptions(flips=((), (2,))).resolve({"training": {"patch_size": [12, 10, 8]}}, "fdg",
+                                                          torch.device("cpu"))
+    flipped = network_predictor(network, settings)(batch)
     manual = 0.5 * (torch.sigmoid(network(batch)) + torch.sigmoid(network(batch.flip(4))).flip(4))
     torch.testing.assert_close(flipped, manual)
     assert flip_sets([0, 1, 2])[0] == () and len(flip_sets([0, 1, 2])) == 8
@@ -69,12 +74,13 @@ def test_test_time_flips_keep_shape_and_range(trained, small_phantom):
 
 def test_ensembles_average_or_vote(trained, small_phantom, tmp_path):
     study = small_phantom.study
-    one = Predictor([trained.model], options()).probabilities(study)
-    other = Predictor([trained.other], options()).probabilities(study)
+    one = Predictor([trained.model], options()).probabilities(study)[0]
+    other = Predictor([trained.other], options()).probabilities(study)[0]
     twin = tmp_path / "twin"
     shutil.copytree(trained.model, twin)
-    np.testing.assert_allclose(Predictor([trained.model, twin], options()).probabilities(study), one, atol=1e-6)
-    mean = Predictor([trained.model, trained.other], options()).probabilities(study)
+    np.testing.assert_allclose(Predictor([trained.model, twin], options()).probabilities(study)[0], one, atol=1e-6)
+    mean, windows = Predictor([trained.model, trained.other], options()).probabilities(study)
+    assert windows.total == 2 * Predictor([trained.model], options()).predict(study).windows.total
     np.testing.assert_allclose(mean, (one + other) / 2, atol=1e-6)
     vote = Predictor([trained.model, trained.other], options(ensemble="vote")).predict(study)
     expected = ((one >= 0.5).astype(np.float32) + (other >= 0.5)) / 2
@@ -112,11 +118,12 @@ def test_bad_model_folders_are_refused(tmp_path, trained):
 
 def test_bf16_on_cpu_keeps_the_mask(trained, small_phantom, monkeypatch):
     """bfloat16 + channels-last runs only on CPUs with native bf16; forced here to check the result holds."""
-    monkeypatch.setattr("petseg.infer.predictor.cpu_supports_bf16", lambda: True)
+    monkeypatch.setattr("petseg.infer.settings.cpu_supports_bf16", lambda: True)
     study = small_phantom.study
     fp32 = Predictor([trained.model], options()).predict(study).mask.array > 0
     bf16_predictor = Predictor([trained.model], options(bf16=True))
-    assert bf16_predictor.dtype is torch.bfloat16 and bf16_predictor.channels_last
+    settings = bf16_predictor.options.resolve(bf16_predictor.models[0].recipe, "fdg", bf16_predictor.device)
+    assert settings.dtype is torch.bfloat16 and settings.channels_last
     bf16 = bf16_predictor.predict(study).mask.array > 0
     total = fp32.sum() + bf16.sum()
     assert total > 0 and 2 * (fp32 & bf16).sum() / total >= 0.95

@@ -84,8 +84,14 @@ def test_full_size_seed_networks_match_the_papers():
 def test_recipe_errors(tmp_path):
     with pytest.raises(PetsegError, match="unknown recipe"):
         load_recipe("nnunet_magic")
-    with pytest.raises(PetsegError, match="no section"):
+    with pytest.raises(PetsegError, match=r"unknown recipe key 'nothing\.here'"):
         load_recipe("tiny_unet", {"nothing.here": "1"})
+    with pytest.raises(PetsegError, match=r"unknown recipe key 'training\.epoch'"):
+        load_recipe("tiny_unet", {"training.epoch": "3"})  # misspelt
+    misspelt = tmp_path / "misspelt.yaml"
+    misspelt.write_text(load_recipe("tiny_unet").__repr__().replace("'patch_size'", "'patch_sise'"))
+    with pytest.raises(PetsegError, match=r"misspelt.yaml: unknown key 'training.patch_sise'"):
+        load_recipe(misspelt)
     with pytest.raises(PetsegError, match="patch_size"):
         load_recipe("tiny_unet", {"training.patch_size": "[32, 32]"})
     bad = tmp_path / "bad.yaml"
@@ -105,8 +111,8 @@ def test_warmup_cosine_schedule_shape():
         rates.append(optimizer.param_groups[0]["lr"])
         optimizer.step()
         scheduler.step()
-    assert rates[0] == pytest.approx(0.5) and rates[1] == pytest.approx(1.0)
-    assert rates[2] > rates[5] > rates[9] >= 0
+    assert rates[0] == pytest.approx(1 / 3) and rates[1] == pytest.approx(2 / 3) and rates[2] == pytest.approx(1.0)
+    assert rates[3] > rates[5] > rates[9] >= 0
 
 
 def test_stepwise_targets_and_weighting():

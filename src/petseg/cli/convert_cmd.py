@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from petseg import __version__
-from petseg.cli import dicom_options as opt
+from petseg.cli import common
 from petseg.cli.app import app
 from petseg.console import info, step
 
@@ -18,13 +18,13 @@ def convert(
     out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
     ct: Path | None = typer.Option(None, "--ct", help="Folder or zip with the CT series (default: the PET's)."),
     mask: Path | None = typer.Option(None, "--mask", help="DICOM SEG or RTSTRUCT file with the lesions."),
-    roi: str | None = opt.ROI,
-    weight: float | None = opt.WEIGHT,
-    dose: float | None = opt.DOSE,
-    injection_time: str | None = opt.INJECTION_TIME,
-    half_life: float | None = opt.HALF_LIFE,
-    pet_series: str | None = opt.PET_SERIES,
-    ct_series: str | None = opt.CT_SERIES,
+    roi: str | None = common.ROI,
+    weight: float | None = common.WEIGHT,
+    dose: float | None = common.DOSE,
+    injection_time: str | None = common.INJECTION_TIME,
+    half_life: float | None = common.HALF_LIFE,
+    pet_series: str | None = common.PET_SERIES,
+    ct_series: str | None = common.CT_SERIES,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the results of an earlier run."),
 ) -> None:
     """Write suv.nii.gz, ct.nii.gz (on the PET grid), label.nii.gz and conversion.json (factor, tags, warnings)."""
@@ -37,12 +37,12 @@ def convert(
     timings: dict[str, float] = {}
     with step("reading DICOM", timings):
         study = load_dicom_study(pet, ct, mask=mask, roi=roi, pet_series=pet_series, ct_series=ct_series,
-                                 overrides=opt.suv_overrides(weight, dose, injection_time, half_life))
+                                 overrides=common.suv_overrides(weight, dose, injection_time, half_life))
     conversion = dict(study.meta["conversion"])
     with staged_output_dir(out, overwrite) as staging:
         write_volume(study.suv, staging / "suv.nii.gz")
         if study.ct is not None:
-            write_volume(study.ct.with_array(study.ct.array), staging / "ct.nii.gz")
+            write_volume(study.ct, staging / "ct.nii.gz")
         if study.label is not None:
             write_volume(study.label, staging / "label.nii.gz")
             conversion["mask"] = {"source": str(mask), "roi": roi, "voxels": int(study.label.array.sum()),

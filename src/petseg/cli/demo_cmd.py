@@ -21,7 +21,7 @@ def demo(
 ) -> None:
     """Make a synthetic whole-body study, segment it with the SUV method, score it against its truth, report."""
     from petseg.api import segment, write_results
-    from petseg.cli.segment_cmd import print_summary
+    from petseg.cli.common import print_summary
     from petseg.data.phantom import make_phantom_study
     from petseg.data.phantom.generate import write_phantom_case
     from petseg.io.atomic import write_json_atomic

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from petseg.cli import infer_options as opt
+from petseg.cli import common
 from petseg.cli.app import app
 from petseg.console import info, results, track
 from petseg.errors import PetsegError
@@ -22,8 +22,8 @@ def _studies(datalist: Path | None, split: str, folder: Path | None) -> list:
     return select(load_datalist(datalist), split) if datalist else import_folder(folder)
 
 
-@app.command(epilog="Example: petseg predict --model runs/f0 runs/f1 --datalist d.json --split testing -o preds "
-             "--tta xyz --shard 1/4")
+@app.command(epilog="Example: petseg predict --model runs/f0 --model runs/f1 --datalist d.json --split testing "
+             "-o preds --tta xyz --shard 1/4")
 def predict(
     model: list[Path] = typer.Option(..., "--model", help="Model folder(s): an ensemble; a MIP classifier "
                                      "folder gates it; stage-2 folders make a cascade. Repeat --model per folder."),
@@ -34,28 +34,29 @@ def predict(
     shard: str | None = typer.Option(None, "--shard", help="I/N: this machine's share of the cohort "
                                      "(summary-I-of-N.csv)."),
     tracer: str = typer.Option("fdg", "--tracer", help="fdg or psma (window gate and post-processing)."),
-    device: str = opt.DEVICE, overlap: float | None = opt.OVERLAP, tta: str = opt.TTA, ensemble: str = opt.ENSEMBLE,
-    gate_suv: float | None = opt.GATE_SUV, threshold: float | None = opt.THRESHOLD, batch: int = opt.BATCH,
-    bf16: bool = opt.BF16,
+    device: str = common.DEVICE, overlap: float | None = common.OVERLAP, tta: str = common.TTA,
+    ensemble: str = common.ENSEMBLE, gate_suv: float | None = common.GATE_SUV,
+    threshold: float | None = common.THRESHOLD, batch: int = common.BATCH,
+    bf16: bool = common.BF16,
 ) -> None:
     """Segment every study of a cohort with an ensemble of model folders; a failed study is reported and skipped."""
     from petseg.infer.cohort import parse_shard, predict_cohort, summary_name
     from petseg.infer.predictor import Predictor
 
-    which = parse_shard(shard)
+    share = parse_shard(shard)
     studies = _studies(datalist, split, folder)
-    predictor = Predictor(model, opt.inference_options(device, overlap, tta, ensemble, gate_suv, threshold, batch,
-                                                       bf16))
-    rows = predict_cohort(predictor, studies, out, tracer, which,
+    predictor = Predictor(model, common.inference_options(device, overlap, tta, ensemble, gate_suv, threshold, batch,
+                                                          bf16))
+    rows = predict_cohort(predictor, studies, out, tracer, share,
                           progress=lambda items: track(items, "studies", total=len(items)))
     failed = [r for r in rows if r["status"] != "ok"]
-    info(f"{len(rows) - len(failed)} of {len(rows)} studies segmented -> {out / summary_name(which)}")
+    info(f"{len(rows) - len(failed)} of {len(rows)} studies segmented -> {out / summary_name(share)}")
     if failed:
-        raise PetsegError(f"{len(failed)} study(ies) failed (see {out / summary_name(which)}): "
+        raise PetsegError(f"{len(failed)} study(ies) failed (see {out / summary_name(share)}): "
                           + "; ".join(f"{r['case']}: {r['error']}" for r in failed[:3]))
 
 
-@app.command(epilog="Example: petseg calibrate --model runs/f0 runs/f1 --datalist d.json --split testing")
+@app.command(epilog="Example: petseg calibrate --model runs/f0 --model runs/f1 --datalist d.json --split fold:0")
 def calibrate(
     model: list[Path] = typer.Option(..., "--model", help="The ensemble's model folders (repeat --model)."),
     datalist: Path = typer.Option(..., "--datalist", help="Datalist JSON with the held-out studies."),
@@ -64,15 +65,16 @@ def calibrate(
     objective: str = typer.Option("dice", "--objective", help="dice (mean Dice) or autopet (ranking of Dice, "
                                   "FPV, FNV)."),
     tracer: str = typer.Option("fdg", "--tracer", help="fdg or psma."),
-    device: str = opt.DEVICE, overlap: float | None = opt.OVERLAP, tta: str = opt.TTA, ensemble: str = opt.ENSEMBLE,
-    gate_suv: float | None = opt.GATE_SUV, batch: int = opt.BATCH, bf16: bool = opt.BF16,
+    device: str = common.DEVICE, overlap: float | None = common.OVERLAP, tta: str = common.TTA,
+    ensemble: str = common.ENSEMBLE, gate_suv: float | None = common.GATE_SUV, batch: int = common.BATCH,
+    bf16: bool = common.BF16,
 ) -> None:
     """Choose the ensemble's threshold and post-processing on held-out studies; store them in the model folders."""
     from petseg.infer.calibrate import calibrate as run_calibration
     from petseg.infer.predictor import Predictor
 
     studies = _studies(datalist, split, None)
-    predictor = Predictor(model, opt.inference_options(device, overlap, tta, ensemble, gate_suv, None, batch, bf16))
+    predictor = Predictor(model, common.inference_options(device, overlap, tta, ensemble, gate_suv, None, batch, bf16))
     result = run_calibration(predictor, studies, objective, tracer,
                              progress=lambda items: track(items, "held-out studies", total=len(items)))
     table = Table(title=f"calibration on {len(result['cases'])} held-out studies ({objective})")

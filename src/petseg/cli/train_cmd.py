@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from petseg.cli import common
 from petseg.cli.app import app
 from petseg.console import info
 
@@ -13,7 +14,8 @@ from petseg.console import info
 @app.command(epilog="Example: petseg train --recipe tiny_unet --datalist phantoms/datalist.json --fold 0 -o runs/f0"
              "   (several GPUs: torchrun --nproc_per_node=4 -m petseg train ...)")
 def train(
-    recipe: str = typer.Option(..., "--recipe", help="Recipe name (see --list) or YAML file."),
+    recipe: str = typer.Option(..., "--recipe", help="Recipe: a shipped name (tiny_unet, "
+                                "auto3dseg_segresnet, hadlich_dynunet, galdran_swinunetr, ...) or a YAML file."),
     datalist: Path = typer.Option(..., "--datalist", help="Datalist JSON with folds."),
     fold: int = typer.Option(0, "--fold", help="Validation fold; the others train."),
     out: Path = typer.Option(..., "-o", "--out", help="Model folder to write."),
@@ -31,16 +33,16 @@ def train(
 ) -> None:
     """Train one fold: recipe.yaml, fingerprint.json, checkpoint_best.pt, checkpoint_last.pt, log.csv, model.json
     (a classification recipe trains the MIP classifier gate)."""
-    from petseg.cli.segment_cmd import parse_params
     from petseg.train.classifier import ClassifierTrainer
     from petseg.train.recipe import load_recipe
     from petseg.train.trainer import TrainConfig, Trainer
 
-    spec = load_recipe(recipe, parse_params(param))
+    spec = load_recipe(recipe, common.parse_params(param))
     if spec.get("task") == "classification":  # the MIP classifier gate: a study-level 2D task
         ClassifierTrainer(spec, datalist, fold, out, seed, device).run()
         return
-    best = Trainer(TrainConfig(recipe=recipe, datalist=datalist, fold=fold, out=out, overrides=parse_params(param),
+    overrides = common.parse_params(param)
+    best = Trainer(TrainConfig(recipe=recipe, datalist=datalist, fold=fold, out=out, overrides=overrides,
                                cache_dir=cache, resume=resume, seed=seed, device=device, workers=workers,
                                bf16=bf16, stage1_dir=stage1)).run()
     if best.get("value") is not None:

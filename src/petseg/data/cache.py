@@ -93,7 +93,8 @@ def _cache_one(entry: DatalistEntry, recipe: dict[str, Any], fingerprint: dict[s
                folder: Path, stage1_dir: Path | None) -> None:
     study = load_study(entry.pet, entry.ct, entry.label)
     extra = {"stage1": stage1_mask(Path(stage1_dir) / f"{entry.case}.nii.gz", study.suv)} if stage1_dir else None
-    image, label, grid = preprocess_study(study, recipe, fingerprint, extra)
+    prepared = preprocess_study(study, recipe, fingerprint, extra)
+    image, label, grid = prepared.image, prepared.label, prepared.grid
     if label is None:
         label = np.zeros(image.shape[1:], np.uint8)
     folder.mkdir(parents=True, exist_ok=True)

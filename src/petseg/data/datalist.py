@@ -156,6 +156,17 @@ def select(datalist: dict[str, list[DatalistEntry]], split: str) -> list[Datalis
     raise PetsegError(f"unknown split {split!r}: use 'training', 'testing' or 'fold:K'")
 
 
+def split_fold(entries: list[DatalistEntry], fold: int) -> tuple[list[DatalistEntry], list[DatalistEntry]]:
+    """(training, validation) for cross-validation fold `fold`: its studies validate, the other folds train."""
+    if not entries:
+        raise PetsegError("the datalist has no training studies")
+    validation = [e for e in entries if e.fold == fold]
+    training = [e for e in entries if e.fold != fold]
+    if not training:
+        raise PetsegError(f"fold {fold} leaves no training study")
+    return training, validation
+
+
 def read_json(path: Path) -> Any:
     """Parse a JSON file, turning every failure into one clear line."""
     if not path.exists():

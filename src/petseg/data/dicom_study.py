@@ -11,7 +11,7 @@ import numpy as np
 
 from petseg.data.study import Study, make_study
 from petseg.errors import PetsegError, PetsegWarning
-from petseg.io.dicom import choose_ct, choose_pet, discover, read_pet_suv, read_series
+from petseg.io.dicom import SeriesVolume, choose_ct, choose_pet, discover, read_pet_suv, read_series
 from petseg.io.dicom_seg import read_dicom_mask
 from petseg.io.suv import SuvOverrides
 
@@ -63,7 +63,7 @@ def load_dicom_study(pet: str | Path, ct: str | Path | None = None, *, mask: str
     return study
 
 
-def recorded_pet_source(pet_file: str | Path):
+def recorded_pet_source(pet_file: str | Path) -> SeriesVolume:
     """The source PET series of a `suv.nii.gz` written by `petseg convert` (named in its conversion.json)."""
     from petseg.data.datalist import read_json
     from petseg.io.dicom import find_series

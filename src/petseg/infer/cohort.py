@@ -1,5 +1,5 @@
-"""`petseg predict`: an ensemble over a cohort, one mask per study, a bad study reported and skipped,
-the cohort split across machines by `--shard I/N`."""
+"""`petseg predict`: an ensemble over a cohort, one mask and one lesions.json per study, a bad study reported
+and skipped, the cohort split across machines by `--shard I/N`."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
-import cc3d
-
 from petseg.console import info
 from petseg.data.study import load_study
 from petseg.errors import PetsegError
 from petseg.infer.predictor import Predictor
 from petseg.io.atomic import write_csv_atomic
 from petseg.io.images import write_volume
+from petseg.quantify import quantify
+from petseg.results import SegmentResult, write_lesions_json
 
-COLUMNS = ["case", "status", "seconds", "lesions", "volume_ml", "windows_run", "windows", "gate_probability",
+COLUMNS = ["case", "status", "seconds", "lesions", "tmtv_ml", "suvmax", "windows_run", "windows", "gate_probability",
            "mask", "error"]
 
 
@@ -39,40 +39,52 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return int(index), int(count)
 
 
-def shard(items: list, which: tuple[int, int] | None) -> list:
+def shard(items: list, part: tuple[int, int] | None) -> list:
     """The I-th of N interleaved shards (every N-th item from the (I-1)-th): shards are disjoint and cover all."""
-    if which is None:
+    if part is None:
         return list(items)
-    index, count = which
+    index, count = part
     return items[index - 1::count]
 
 
-def summary_name(which: tuple[int, int] | None) -> str:
+def summary_name(part: tuple[int, int] | None) -> str:
     """summary.csv, or summary-I-of-N.csv for a shard (shards may share one output folder)."""
-    return "summary.csv" if which is None else f"summary-{which[0]}-of-{which[1]}.csv"
+    return "summary.csv" if part is None else f"summary-{part[0]}-of-{part[1]}.csv"
 
 
 def predict_cohort(predictor: Predictor, studies: list[StudyFiles], out: Path, tracer: str = "fdg",
-                   which: tuple[int, int] | None = None,
+                   part: tuple[int, int] | None = None,
                    progress: Callable[[Iterable], Iterable] | None = None) -> list[dict[str, Any]]:
-    """Masks `out/<case>.nii.gz` (PET grid, uint8) and the summary CSV (rewritten after every study)."""
+    """Masks `out/<case>.nii.gz` (PET grid, uint8), `out/<case>.lesions.json`, and the summary CSV (rewritten
+    after every study)."""
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    for entry in (progress or iter)(shard(studies, which)):
+    for entry in (progress or iter)(shard(studies, part)):
         start = time.perf_counter()
         try:
-            prediction = predictor.predict(load_study(entry.pet, entry.ct), tracer)
-            mask_path = out / f"{entry.case}.nii.gz"
-            write_volume(prediction.mask, mask_path)
-            _, lesions = cc3d.connected_components(prediction.mask.array > 0, connectivity=18, return_N=True)
+            result = _segment(predictor, entry, tracer)
+            write_volume(result.mask, out / f"{entry.case}.nii.gz")
+            write_lesions_json(result, out / f"{entry.case}.lesions.json")
+            totals, method = result.quantification.totals, result.method
             rows.append({"case": entry.case, "status": "ok", "seconds": round(time.perf_counter() - start, 2),
-                         "lesions": int(lesions),
-                         "volume_ml": round(float(prediction.mask.array.sum()) * prediction.mask.voxel_ml, 3),
-                         "windows_run": prediction.windows["run"], "windows": prediction.windows["windows"],
-                         "gate_probability": (prediction.gate or {}).get("probability"), "mask": mask_path.name})
+                         "lesions": totals["lesion_count"], "tmtv_ml": round(float(totals["tmtv_ml"]), 3),
+                         "suvmax": None if totals["suvmax"] is None else round(float(totals["suvmax"]), 2),
+                         "windows_run": method["windows"]["run"], "windows": method["windows"]["windows"],
+                         "gate_probability": method.get("gate", {}).get("probability"),
+                         "mask": f"{entry.case}.nii.gz"})
         except PetsegError as error:  # a bad study: say why, keep going
             info(f"{entry.case}: skipped: {error}")
             rows.append({"case": entry.case, "status": "failed", "seconds": round(time.perf_counter() - start, 2),
                          "error": str(error)})
-        write_csv_atomic(out / summary_name(which), rows, COLUMNS)
+        write_csv_atomic(out / summary_name(part), rows, COLUMNS)
     return rows
+
+
+def _segment(predictor: Predictor, entry: StudyFiles, tracer: str) -> SegmentResult:
+    """One study through the ensemble, quantified."""
+    study = load_study(entry.pet, entry.ct, meta={"case": entry.case, "tracer": tracer})
+    timings: dict[str, float] = {}
+    prediction = predictor.predict(study)
+    timings["segmenting"] = round(prediction.seconds, 3)
+    return SegmentResult(study, prediction.mask, quantify(study.suv, prediction.mask), predictor.describe(prediction),
+                         timings)

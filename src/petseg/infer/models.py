@@ -13,8 +13,6 @@ from torch import nn
 
 from petseg.errors import PetsegError
 
-CALIBRATION = "calibration.json"
-
 
 @dataclass
 class ModelFolder:
@@ -83,15 +81,3 @@ def load_model_folder(path: str | Path, device: torch.device) -> ModelFolder:
         raise PetsegError(f"{weights} does not fit the network of {path / 'recipe.yaml'}: {error}") from None
     network.to(device).eval()
     return ModelFolder(path, recipe, fingerprint, description, network)
-
-
-def load_calibration(models: list[ModelFolder]) -> dict[str, Any] | None:
-    """The calibration (threshold, post-processing) chosen for exactly this set of models, if any."""
-    members = sorted(m.name for m in models)
-    for model in models:
-        path = model.path / CALIBRATION
-        if path.is_file():
-            calibration = json.loads(path.read_text(encoding="utf-8"))
-            if sorted(calibration.get("members", [])) == members:
-                return calibration
-    return None

@@ -12,6 +12,7 @@ improves the metric, as nnU-Net decides its post-processing).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import cc3d
@@ -20,6 +21,7 @@ from scipy import ndimage
 
 from petseg.errors import PetsegError
 from petseg.io.images import Volume
+from petseg.metrics.components import CONNECTIVITY, label_components
 from petseg.quantify import sphere_kernel
 
 STEPS = ("candidates", "closing_mm", "suv_floor", "min_volume_ml")
@@ -28,10 +30,10 @@ STEPS = ("candidates", "closing_mm", "suv_floor", "min_volume_ml")
 def add_candidates(mask: np.ndarray, probability: np.ndarray, suv: np.ndarray, threshold: float,
                    suvmax: float) -> np.ndarray:
     """`mask` plus the components of `probability >= threshold` whose SUVmax is at least `suvmax`."""
-    components = cc3d.connected_components(probability >= threshold, connectivity=18)
-    if components.max() == 0:
+    components, count = label_components(probability >= threshold)
+    if count == 0:
         return mask
-    peak = ndimage.maximum(suv, components, index=np.arange(1, components.max() + 1))
+    peak = ndimage.maximum(suv, components, index=np.arange(1, count + 1))
     keep = np.flatnonzero(np.asarray(peak) >= suvmax) + 1
     return mask | np.isin(components, keep)
 
@@ -46,11 +48,8 @@ def close(mask: np.ndarray, radius_mm: float, spacing_zyx: tuple[float, float, f
 
 def remove_small(mask: np.ndarray, min_volume_ml: float, voxel_ml: float) -> np.ndarray:
     """`mask` without its 18-connected components smaller than `min_volume_ml`."""
-    components = cc3d.connected_components(mask, connectivity=18)
-    sizes = np.bincount(components.ravel()) * voxel_ml
-    keep = sizes >= min_volume_ml
-    keep[0] = False
-    return keep[components]
+    voxels = math.ceil(min_volume_ml / voxel_ml - 1e-9)
+    return cc3d.dust(np.ascontiguousarray(mask), threshold=voxels, connectivity=CONNECTIVITY)
 
 
 def apply_postprocessing(mask: np.ndarray, probability: np.ndarray, suv: Volume, steps: dict[str, Any]

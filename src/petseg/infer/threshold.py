@@ -24,11 +24,11 @@ from petseg.infer.postprocess import apply_postprocessing
 from petseg.io.images import Volume
 from petseg.metrics.autopet import autopet_metrics, nan_mean
 from petseg.metrics.components import Overlap
+from petseg.tracers import tracer_named
 
 OBJECTIVES = ("dice", "autopet")
 RANK_WEIGHTS = {"dice": 0.5, "fpv_ml": 0.25, "fnv_ml": 0.25}
 DEFAULT_THRESHOLDS = tuple(round(t, 3) for t in np.arange(0.05, 0.951, 0.025))
-SUV_FLOOR = {"fdg": 1.5, "psma": 1.0}
 
 
 @dataclass
@@ -75,7 +75,7 @@ def choose_threshold(cases: list[HeldOutCase], objective: str = "dice",
 
 def candidate_steps(threshold: float, tracer: str) -> list[dict[str, Any]]:
     """The post-processing steps tried, in order (each alone on top of what was kept before)."""
-    floor = SUV_FLOOR.get(tracer, 1.0)
+    floor = tracer_named(tracer).suv_floor
     return [{"suv_floor": floor},
             {"min_volume_ml": 0.5},
             {"candidates": {"threshold": round(threshold / 2, 4), "suvmax": 4 * floor}},

@@ -229,12 +229,12 @@ def _uniform(slices: np.ndarray, positions: np.ndarray, step: float) -> np.ndarr
 def suv_header(dataset: Dataset) -> dict[str, Any]:
     """The SUV-relevant values of one PET instance as a plain mapping (the input of `suv_conversion`)."""
     keys = ("SeriesDate", "SeriesTime", "AcquisitionDate", "AcquisitionTime", "PatientWeight", "PatientSize",
-            "PatientSex", "Units", "DecayCorrection", "CorrectedImage", "FrameReferenceTime", "ActualFrameDuration")
+            "PatientSex", "Units", "DecayCorrection", "CorrectedImage")
     header = {key: _plain(dataset.get(key)) for key in keys if dataset.get(key) not in (None, "")}
     if "RadiopharmaceuticalInformationSequence" in dataset and dataset.RadiopharmaceuticalInformationSequence:
         item = dataset.RadiopharmaceuticalInformationSequence[0]
         for key in ("RadionuclideTotalDose", "RadionuclideHalfLife", "RadiopharmaceuticalStartTime",
-                    "RadiopharmaceuticalStartDateTime", "Radiopharmaceutical"):
+                    "RadiopharmaceuticalStartDateTime"):
             if item.get(key) not in (None, ""):
                 header[key] = _plain(item.get(key))
     philips = {}

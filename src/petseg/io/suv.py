@@ -137,62 +137,75 @@ def suv_conversion(instances: Sequence[Mapping[str, Any]], overrides: SuvOverrid
     header = instances[0]
     units = str(header.get("Units", "")).strip().upper()
     used: dict[str, Any] = {"Units": units}
-    warnings: list[str] = []
     corrected = [str(c).strip().upper() for c in (header.get("CorrectedImage") or [])]
     if corrected and not {"ATTN", "DECY"} <= set(corrected):
         raise PetsegError(f"cannot convert the PET to SUV: CorrectedImage is {corrected}, without attenuation and "
                           "decay correction (ATTN, DECY) SUV is not defined")
     if units == "GML":
-        return SuvConversion(1.0, None, units, used, warnings)
+        return SuvConversion(1.0, None, units, used, [])
     if units not in ("BQML", "CNTS"):
         raise PetsegError(f"cannot convert the PET to SUV: Units {units or 'missing'} (expected BQML, CNTS or GML)")
     philips = header.get("PhilipsPETPrivateGroup") or {}
     if units == "CNTS" and _positive(philips.get("SUVScaleFactor")):
         used["Philips SUVScaleFactor (7053,1000)"] = float(philips["SUVScaleFactor"])
-        return SuvConversion(float(philips["SUVScaleFactor"]), None, units, used, warnings)
-    counts_scale = 1.0
-    if units == "CNTS":
-        if not _positive(philips.get("ActivityConcentrationScaleFactor")):
-            raise PetsegError("cannot convert the PET to SUV: Units CNTS without Philips SUVScaleFactor (7053,1000) "
-                              "or ActivityConcentrationScaleFactor (7053,1009)")
-        counts_scale = float(philips["ActivityConcentrationScaleFactor"])
-        used["Philips ActivityConcentrationScaleFactor (7053,1009)"] = counts_scale
+        return SuvConversion(float(philips["SUVScaleFactor"]), None, units, used, [])
+    counts_scale = _counts_scale(units, philips, used)
     weight = overrides.weight_kg or float(_required(header, "PatientWeight", "give the weight with --weight KG"))
     dose = overrides.dose_bq or float(_required(header, "RadionuclideTotalDose", "give the dose with --dose MBQ"))
     half_life = overrides.half_life_s or float(_required(header, "RadionuclideHalfLife",
                                                          "give it with --half-life S (F-18: 6586.2)"))
-    decay_correction = str(header.get("DecayCorrection", "START")).strip().upper()
-    scanned, scan_source = scan_time(instances)
-    if isinstance(overrides.injection_time, dt.datetime):
-        injected, injection_source = overrides.injection_time, "--injection-time"
-    elif isinstance(overrides.injection_time, dt.time):
-        injected, injection_source = dt.datetime.combine(scanned.date(), overrides.injection_time), "--injection-time"
-    else:
-        injected, injection_source = injection_time(header)
-    uptake = (scanned - injected).total_seconds()
-    if uptake < 0:
-        raise PetsegError(f"cannot convert the PET to SUV: the injection ({injected}) is after the scan ({scanned}); "
-                          "fix the time with --injection-time")
-    if decay_correction == "START":
-        decayed_dose = dose * 2.0 ** (-uptake / half_life)
-    elif decay_correction == "ADMIN":
-        decayed_dose = dose  # already decay corrected to the administration time
-    else:
-        raise PetsegError(f"cannot convert the PET to SUV: DecayCorrection {decay_correction} is not supported "
-                          "(START or ADMIN)")
+    uptake = _uptake_s(instances, overrides, used)
+    decayed_dose = _decayed_dose(dose, uptake, half_life, str(header.get("DecayCorrection", "START")).strip().upper())
     used.update({"PatientWeight_kg": weight, "RadionuclideTotalDose_Bq": dose, "RadionuclideHalfLife_s": half_life,
-                 "DecayCorrection": decay_correction, "scan_time": scanned.isoformat(), "scan_time_from": scan_source,
-                 "injection_time": injected.isoformat(), "injection_time_from": injection_source,
-                 "uptake_min": round(uptake / 60.0, 2), "overrides": {k: str(v) for k, v in vars(overrides).items()
-                                                                     if v is not None}})
-    warnings += _plausibility(uptake, weight, dose)
+                 "DecayCorrection": str(header.get("DecayCorrection", "START")).strip().upper(),
+                 "overrides": {k: str(v) for k, v in vars(overrides).items() if v is not None}})
     factor = counts_scale * weight * 1000.0 / decayed_dose
     sul = None
     height, sex = header.get("PatientSize"), str(header.get("PatientSex") or "").strip()
     if _positive(height) and sex[:1].upper() in ("M", "F"):
         sul = counts_scale * lean_body_mass_kg(weight, float(height), sex) * 1000.0 / decayed_dose
         used["PatientSize_m"], used["PatientSex"] = float(height), sex
-    return SuvConversion(factor, sul, units, used, warnings)
+    return SuvConversion(factor, sul, units, used, _plausibility(uptake, weight, dose))
+
+
+def _counts_scale(units: str, philips: Mapping[str, Any], used: dict[str, Any]) -> float:
+    """Bq/ml per stored unit: 1 for BQML, Philips' activity-concentration scale factor for CNTS."""
+    if units != "CNTS":
+        return 1.0
+    if not _positive(philips.get("ActivityConcentrationScaleFactor")):
+        raise PetsegError("cannot convert the PET to SUV: Units CNTS without Philips SUVScaleFactor (7053,1000) "
+                          "or ActivityConcentrationScaleFactor (7053,1009)")
+    used["Philips ActivityConcentrationScaleFactor (7053,1009)"] = float(philips["ActivityConcentrationScaleFactor"])
+    return float(philips["ActivityConcentrationScaleFactor"])
+
+
+def _uptake_s(instances: Sequence[Mapping[str, Any]], overrides: SuvOverrides, used: dict[str, Any]) -> float:
+    """Seconds from injection to the scan time (both recorded in `used`)."""
+    scanned, scan_source = scan_time(instances)
+    if isinstance(overrides.injection_time, dt.datetime):
+        injected, injection_source = overrides.injection_time, "--injection-time"
+    elif isinstance(overrides.injection_time, dt.time):
+        injected, injection_source = dt.datetime.combine(scanned.date(), overrides.injection_time), "--injection-time"
+    else:
+        injected, injection_source = injection_time(instances[0])
+    uptake = (scanned - injected).total_seconds()
+    if uptake < 0:
+        raise PetsegError(f"cannot convert the PET to SUV: the injection ({injected}) is after the scan ({scanned}); "
+                          "fix the time with --injection-time")
+    used.update({"scan_time": scanned.isoformat(), "scan_time_from": scan_source,
+                 "injection_time": injected.isoformat(), "injection_time_from": injection_source,
+                 "uptake_min": round(uptake / 60.0, 2)})
+    return uptake
+
+
+def _decayed_dose(dose_bq: float, uptake_s: float, half_life_s: float, decay_correction: str) -> float:
+    """The dose at the time the image is decay-corrected to (START: scan start; ADMIN: injection)."""
+    if decay_correction == "START":
+        return dose_bq * 2.0 ** (-uptake_s / half_life_s)
+    if decay_correction == "ADMIN":
+        return dose_bq  # already decay corrected to the administration time
+    raise PetsegError(f"cannot convert the PET to SUV: DecayCorrection {decay_correction} is not supported "
+                      "(START or ADMIN)")
 
 
 def parse_injection_time(text: str) -> dt.datetime | dt.time:

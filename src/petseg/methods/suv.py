@@ -11,6 +11,7 @@ Parameters per tracer live in `suv_params.yaml`.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass, field
 from functools import cache
@@ -26,6 +27,7 @@ from petseg.io.images import Volume
 from petseg.methods.landmarks import LiverReference, body_frame, find_liver_reference
 from petseg.methods.physiology import Candidate, classify, describe_candidates
 from petseg.metrics.components import label_components
+from petseg.overrides import apply_overrides
 
 THRESHOLD_MODES = ("fixed", "percist", "relative")
 
@@ -61,17 +63,8 @@ def method_parameters(tracer: str, overrides: dict[str, str] | None = None) -> d
     table = _parameter_table()
     if tracer not in table:
         raise PetsegError(f"no SUV-method parameters for tracer {tracer!r}; choose one of {', '.join(table)}")
-    params = yaml.safe_load(yaml.safe_dump(table[tracer]))  # deep copy
-    for key, text in (overrides or {}).items():
-        node, *path = key.split(".")
-        target, parts = params, [node, *path]
-        for part in parts[:-1]:
-            if not isinstance(target.get(part), dict):
-                raise PetsegError(f"unknown parameter {key!r} of the SUV method")
-            target = target[part]
-        if parts[-1] not in target:
-            raise PetsegError(f"unknown parameter {key!r} of the SUV method")
-        target[parts[-1]] = yaml.safe_load(text)
+    params = apply_overrides(copy.deepcopy(table[tracer]), overrides, table[tracer],
+                             "parameter of the SUV method")
     if params["threshold"]["mode"] not in THRESHOLD_MODES:
         raise PetsegError(f"threshold.mode must be one of {', '.join(THRESHOLD_MODES)}")
     return params

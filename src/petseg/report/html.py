@@ -7,13 +7,11 @@ import html
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from petseg import __version__
 from petseg.io.atomic import write_text_atomic
-
-if TYPE_CHECKING:
-    from petseg.api import SegmentResult
+from petseg.results import SegmentResult
 
 STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;background:#f4f5f7;color:#1d2330}
@@ -66,66 +64,81 @@ def _definitions(items: dict[str, Any]) -> str:
                             "</dd>" for k, v in items.items() if v is not None) + "</dl>"
 
 
-def render_report(result: SegmentResult, mip_png: bytes, title: str | None = None) -> str:
-    """The report as an HTML string."""
-    data = result.lesions_json()
-    totals = data["totals"]
-    study, method = data["study"], data["method"]
-    name = title or study.get("case") or Path(str(study.get("pet_path", "study"))).name
-    cards = "".join(f'<div class="card"><b>{value}</b><span>{label}</span></div>' for value, label in (
+def _cards(totals: dict[str, Any]) -> str:
+    return "".join(f'<div class="card"><b>{value}</b><span>{label}</span></div>' for value, label in (
         (totals["lesion_count"], "lesions"), (_number(totals["tmtv_ml"]), "total metabolic tumour volume (ml)"),
         (_number(totals["tlg"], 1), "total lesion glycolysis (ml x SUV)"),
         (_number(totals["suvmax"]), "highest SUVmax")))
-    lesions = _table(["#", "volume (ml)", "SUVmax", "SUVmean", "SUVpeak", "TLG", "centroid x, y, z (mm, LPS)"],
-                     [[str(lesion["id"]), _number(lesion["volume_ml"]), _number(lesion["suvmax"]),
-                       _number(lesion["suvmean"]), _number(lesion["suvpeak"]), _number(lesion["tlg"], 1),
-                       ", ".join(f"{v:.1f}" for v in lesion["centroid_mm"])] for lesion in data["lesions"]],
-                     "No lesion found.")
+
+
+def _lesion_table(lesions: list[dict[str, Any]]) -> str:
+    return _table(["#", "volume (ml)", "SUVmax", "SUVmean", "SUVpeak", "TLG", "centroid x, y, z (mm, LPS)"],
+                  [[str(lesion["id"]), _number(lesion["volume_ml"]), _number(lesion["suvmax"]),
+                    _number(lesion["suvmean"]), _number(lesion["suvpeak"]), _number(lesion["tlg"], 1),
+                    ", ".join(f"{v:.1f}" for v in lesion["centroid_mm"])] for lesion in lesions],
+                  "No lesion found.")
+
+
+def _suppressed_table(method: dict[str, Any]) -> str:
     groups: dict[str, list[dict[str, Any]]] = {}
     for item in method.get("suppressed", []):
         groups.setdefault(item["reason"], []).append(item)
-    suppressed = _table(["recognised as", "regions", "total volume (ml)", "highest SUVmax"],
-                        [[html.escape(reason), str(len(items)), _number(sum(i["volume_ml"] for i in items)),
-                          _number(max(i["suvmax"] for i in items))]
-                         for reason, items in sorted(groups.items(), key=lambda g: -sum(i["volume_ml"] for i in g[1]))],
-                        "Nothing was suppressed.")
-    metrics = ""
-    if result.metrics:
-        m = result.metrics
-        metrics = ("<section><h2>Against the ground truth (autoPET metrics)</h2>" + _definitions({
-            "Dice": m["dice"], "false-positive volume (ml)": m["fpv_ml"], "false-negative volume (ml)": m["fnv_ml"],
-            "lesions found": f"{m['tp']} of {m['gt_lesions']}", "false-positive lesions": str(m["fp"])})
-            + "</section>")
+    return _table(["recognised as", "regions", "total volume (ml)", "highest SUVmax"],
+                  [[html.escape(reason), str(len(items)), _number(sum(i["volume_ml"] for i in items)),
+                    _number(max(i["suvmax"] for i in items))]
+                   for reason, items in sorted(groups.items(), key=lambda g: -sum(i["volume_ml"] for i in g[1]))],
+                  "Nothing was suppressed.")
+
+
+def _metrics(metrics: dict[str, Any] | None) -> str:
+    if not metrics:
+        return ""
+    return ("<section><h2>Against the ground truth (autoPET metrics)</h2>" + _definitions({
+        "Dice": metrics["dice"], "false-positive volume (ml)": metrics["fpv_ml"],
+        "false-negative volume (ml)": metrics["fnv_ml"],
+        "lesions found": f"{metrics['tp']} of {metrics['gt_lesions']}", "false-positive lesions": str(metrics["fp"])})
+        + "</section>")
+
+
+def _provenance(data: dict[str, Any]) -> str:
+    study, method = data["study"], data["method"]
     liver = method.get("liver_reference") or {}
-    provenance = _definitions({
+    return _definitions({
         "PET": str(study.get("pet_path", "in memory")), "CT": str(study.get("ct_path") or "none (PET-only)"),
         "ground truth": study.get("label_path"), "SUV source": str(study.get("suv_source", "input file")),
-        "tracer": str(study.get("tracer", result.tracer)).upper(),
+        "tracer": str(study["tracer"]).upper(),
         "grid (x, y, z)": " x ".join(str(n) for n in study["shape_zyx"][::-1]) + " voxels of "
         + " x ".join(f"{s:.3g}" for s in study["spacing_mm"]) + " mm",
         "method": _method_line(method),
         "liver reference": f"SUV {liver['mean']:.2f} +- {liver['sd']:.2f}" if liver
         else "not used" if method["name"] == "model" else "not found",
         "petseg": __version__, "created": data["created"]})
+
+
+def render_report(result: SegmentResult, mip_png: bytes, title: str | None = None) -> str:
+    """The report as an HTML string."""
+    data = result.lesions_json()
+    study, method = data["study"], data["method"]
+    name = html.escape(str(title or study.get("case") or Path(str(study.get("pet_path", "study"))).name))
     timings = _definitions({step: f"{seconds:.2f} s" for step, seconds in data["timings_s"].items()})
     parameters = html.escape(json.dumps(method.get("parameters", method), indent=2))
     picture = base64.b64encode(mip_png).decode("ascii")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>petseg report: {html.escape(str(name))}</title><style>{STYLE}</style></head>
+<title>petseg report: {name}</title><style>{STYLE}</style></head>
 <body>
-<header><h1>PET/CT lesion report: {html.escape(str(name))}</h1>
+<header><h1>PET/CT lesion report: {name}</h1>
 <p>petseg {__version__} &middot; {html.escape(data["created"])}</p></header>
 <div class="ruo"><b>Research use only.</b> Automated segmentation, not reviewed by a physician; not for diagnosis
 or treatment decisions.</div>
 <main>
-<section><h2>Summary</h2><div class="cards">{cards}</div></section>
-{metrics}
+<section><h2>Summary</h2><div class="cards">{_cards(data["totals"])}</div></section>
+{_metrics(result.metrics)}
 <section class="mip"><h2>Maximum-intensity projections</h2>
 <img alt="coronal and sagittal PET MIPs with the lesions numbered" src="data:image/png;base64,{picture}"></section>
-<section><h2>Lesions (by SUVmax)</h2>{lesions}</section>
-<section><h2>Physiological uptake recognised and left out</h2>{suppressed}</section>
-<section><h2>Study and provenance</h2>{provenance}
+<section><h2>Lesions (by SUVmax)</h2>{_lesion_table(data["lesions"])}</section>
+<section><h2>Physiological uptake recognised and left out</h2>{_suppressed_table(method)}</section>
+<section><h2>Study and provenance</h2>{_provenance(data)}
 <details><summary class="muted">method parameters</summary><pre>{parameters}</pre></details></section>
 <section><h2>Processing times</h2>{timings}</section>
 </main></body></html>

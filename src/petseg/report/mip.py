@@ -9,7 +9,6 @@ contours.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -21,44 +20,18 @@ from matplotlib.colors import ListedColormap
 
 from petseg.io.atomic import atomic_path
 from petseg.io.images import Volume
+from petseg.orientation import oriented, oriented_index, projections
+from petseg.results import SegmentResult
+from petseg.tracers import tracer_named
 
-if TYPE_CHECKING:
-    from petseg.api import SegmentResult
-
-SUV_WINDOW = {"fdg": 8.0, "psma": 15.0}
 LESION_COLOURS = plt.get_cmap("tab10").colors
-
-
-def _flips(volume: Volume) -> tuple[bool, bool, bool]:
-    """Which array axes (z, y, x) to reverse so they run superior->inferior, anterior->posterior and
-    right->left; assumes a near-axial acquisition (any axis sign)."""
-    direction = volume.direction_matrix  # columns: physical directions of array axes x, y, z
-    return bool(direction[2, 2] > 0), bool(direction[1, 1] < 0), bool(direction[0, 0] < 0)
-
-
-def oriented(volume: Volume, array: np.ndarray) -> np.ndarray:
-    """`array` (on `volume`'s grid) in display orientation (see `_flips`)."""
-    flips = _flips(volume)
-    return array[tuple(slice(None, None, -1) if flip else slice(None) for flip in flips)]
-
-
-def oriented_index(volume: Volume, index_zyx: np.ndarray) -> np.ndarray:
-    """A voxel index of `volume` in the coordinates of `oriented` arrays."""
-    return np.array([n - 1 - i if flip else i
-                     for i, n, flip in zip(index_zyx, volume.shape, _flips(volume), strict=True)])
-
-
-def projections(volume: Volume, array: np.ndarray, reduce=np.max) -> tuple[np.ndarray, np.ndarray]:
-    """Coronal (over y) and sagittal (over x) projections of an array on `volume`'s grid."""
-    data = oriented(volume, array)
-    return reduce(data, axis=1), reduce(data, axis=2)
 
 
 def write_mip(result: SegmentResult, path: Path, title: str | None = None) -> Path:
     """Draw the coronal and sagittal MIPs with numbered lesions (and truth contours) to a PNG."""
     suv = result.study.suv
     labels = result.quantification.labels
-    window = SUV_WINDOW.get(result.tracer, 8.0)
+    window = tracer_named(result.tracer).display_suv
     crops = _body_crops(suv)
     coronal, sagittal = (view[crop] for view, crop in zip(projections(suv, suv.array), crops, strict=True))
     lesion_views = [view[crop] for view, crop in zip(projections(suv, labels.array), crops, strict=True)]

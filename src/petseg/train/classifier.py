@@ -23,7 +23,7 @@ from torch import nn
 
 from petseg import __version__
 from petseg.console import info, track
-from petseg.data.datalist import DatalistEntry, load_datalist
+from petseg.data.datalist import DatalistEntry, load_datalist, split_fold
 from petseg.data.study import load_study
 from petseg.device import pick_device
 from petseg.errors import PetsegError
@@ -81,11 +81,7 @@ class ClassifierTrainer:
 
     def run(self) -> dict[str, Any]:
         """Train, choose the threshold on the validation fold, write the model folder; returns model.json."""
-        entries = load_datalist(self.datalist)["training"]
-        training = [e for e in entries if e.fold != self.fold]
-        validation = [e for e in entries if e.fold == self.fold]
-        if not training:
-            raise PetsegError(f"fold {self.fold} leaves no training study")
+        training, validation = split_fold(load_datalist(self.datalist)["training"], self.fold)
         train_set = [classifier_study(e) for e in track(training, "MIPs (training)", total=len(training))]
         val_set = [classifier_study(e) for e in track(validation, "MIPs (validation)", total=len(validation))]
         if len({s.positive for s in train_set}) < 2:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,36 +26,26 @@ def build_optimizer(spec: dict[str, Any], parameters: Iterable[torch.nn.Paramete
 
 
 def build_scheduler(spec: dict[str, Any], optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int):
-    """A per-step schedule: warmup_cosine, cosine, cyclic_cosine, poly, or plateau (stepped per epoch)."""
+    """The recipe's schedule from torch/MONAI: warmup_cosine, cosine, cyclic_cosine, poly (stepped per
+    optimiser step) or plateau (stepped per epoch with the epoch's loss)."""
+    from monai.optimizers import WarmupCosineSchedule
+    from torch.optim import lr_scheduler
+
     name = spec.get("name")
     total = max(epochs * steps_per_epoch, 1)
     if name == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=float(spec.get("factor", 0.4)),
-                                                          threshold=float(spec.get("threshold", 5e-3)))
+        return lr_scheduler.ReduceLROnPlateau(optimizer, factor=float(spec.get("factor", 0.4)),
+                                              threshold=float(spec.get("threshold", 5e-3)))
     if name == "warmup_cosine":
-        warmup = max(int(spec.get("warmup_epochs", 0)) * steps_per_epoch, 0)
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            progress = (step - warmup) / max(total - warmup, 1)
-            return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-    elif name == "cosine":
-        base = optimizer.param_groups[0]["lr"]
-        floor = float(spec.get("eta_min", 0.0)) / base
-
-        def factor(step: int) -> float:
-            return floor + (1 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(step / total, 1.0)))
-    elif name == "cyclic_cosine":
-        cycle = max(int(spec.get("cycle_epochs", 5)) * steps_per_epoch, 1)
-
-        def factor(step: int) -> float:
-            return 0.5 * (1.0 + math.cos(math.pi * (step % cycle) / cycle))
-    elif name == "poly":
-        power = float(spec.get("power", 0.9))
-
-        def factor(step: int) -> float:
-            return (1.0 - min(step / total, 1.0)) ** power
-    else:
-        raise PetsegError(f"unknown scheduler {name!r}: choose warmup_cosine, cosine, cyclic_cosine, poly, plateau")
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        warmup = int(spec.get("warmup_epochs", 0)) * steps_per_epoch
+        # The warm-up starts at 1/(warmup + 1) of the rate, not at 0: no step of the run is wasted.
+        return WarmupCosineSchedule(optimizer, warmup_steps=warmup, t_total=total,
+                                    warmup_multiplier=1.0 / (warmup + 1))
+    if name == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=total, eta_min=float(spec.get("eta_min", 0.0)))
+    if name == "cyclic_cosine":
+        return lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=max(int(spec.get("cycle_epochs", 5))
+                                                                         * steps_per_epoch, 1))
+    if name == "poly":
+        return lr_scheduler.PolynomialLR(optimizer, total_iters=total, power=float(spec.get("power", 0.9)))
+    raise PetsegError(f"unknown scheduler {name!r}: choose warmup_cosine, cosine, cyclic_cosine, poly, plateau")

@@ -1,11 +1,14 @@
 """Recipes: the data that says how a model is trained (network, loss, optimiser, crops, augmentations).
 
 Recipes live in `petseg/train/recipes/*.yaml`, one per seed paper (each value cites its section) plus tiny
-CPU recipes; a user may pass the path of their own YAML. Sizes are (x, y, z) as in the papers and MONAI.
+CPU recipes; a user may pass the path of their own YAML. Every key must be one of `recipe_schema.yaml`'s
+(a misspelt key is an error naming the key and the file). Sizes are (x, y, z) as in the papers and MONAI.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,9 +16,15 @@ from typing import Any
 import yaml
 
 from petseg.errors import PetsegError
+from petseg.overrides import apply_overrides
 
 REQUIRED = ("name", "inputs", "network", "loss", "optimizer", "scheduler", "training")
 INPUTS = ("ct", "pet", "stage1")  # stage1: the first stage's mask, for a cascade's second stage
+
+
+def zyx(size_xyz: Sequence[int]) -> tuple[int, int, int]:
+    """A recipe size (x, y, z) in array order (z, y, x)."""
+    return int(size_xyz[2]), int(size_xyz[1]), int(size_xyz[0])
 
 
 def recipe_names() -> list[str]:
@@ -24,35 +33,44 @@ def recipe_names() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def load_recipe(name_or_path: str | Path, overrides: dict[str, str] | None = None) -> dict[str, Any]:
+@cache
+def recipe_schema() -> dict[str, Any]:
+    """Every permitted recipe key (nested), each with a one-line description."""
+    return yaml.safe_load(resources.files("petseg.train").joinpath("recipe_schema.yaml").read_text(encoding="utf-8"))
+
+
+def load_recipe(name_or_path: str | Path, overrides: Mapping[str, str] | None = None) -> dict[str, Any]:
     """A recipe by shipped name or YAML path, with dotted `overrides` ('network.init_filters' -> '8')."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml"):
         if not path.is_file():
             raise PetsegError(f"recipe file not found: {path}")
-        text = path.read_text(encoding="utf-8")
+        text, source = path.read_text(encoding="utf-8"), str(path)
     elif str(name_or_path) in recipe_names():
         text = resources.files("petseg.train").joinpath("recipes", f"{name_or_path}.yaml").read_text(encoding="utf-8")
+        source = f"recipe {name_or_path}"
     else:
         raise PetsegError(f"unknown recipe {name_or_path!r}: choose one of {', '.join(recipe_names())} or a YAML file")
     try:
         recipe = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise PetsegError(f"recipe {name_or_path} is not valid YAML: {exc}") from None
-    for key, value in (overrides or {}).items():
-        _set(recipe, key, yaml.safe_load(value))
+        raise PetsegError(f"{source} is not valid YAML: {exc}") from None
+    if not isinstance(recipe, dict):
+        raise PetsegError(f"{source}: a recipe must be a YAML mapping")
+    unknown_keys(recipe, recipe_schema(), source)
+    apply_overrides(recipe, overrides, recipe_schema(), "recipe key")
     validate(recipe)
     return recipe
 
 
-def _set(recipe: dict[str, Any], key: str, value: Any) -> None:
-    *parents, leaf = key.split(".")
-    node = recipe
-    for part in parents:
-        if not isinstance(node.get(part), dict):
-            raise PetsegError(f"recipe has no section {part!r} (in override {key!r})")
-        node = node[part]
-    node[leaf] = value
+def unknown_keys(recipe: Mapping[str, Any], schema: Mapping[str, Any], source: str, prefix: str = "") -> None:
+    """Refuse any key of `recipe` that the schema does not know, naming it and the file."""
+    for key, value in recipe.items():
+        dotted = f"{prefix}{key}"
+        if key not in schema:
+            raise PetsegError(f"{source}: unknown key {dotted!r} (see petseg/train/recipe_schema.yaml)")
+        if isinstance(schema[key], Mapping) and isinstance(value, Mapping):
+            unknown_keys(value, schema[key], source, f"{dotted}.")
 
 
 def validate(recipe: Any) -> None:

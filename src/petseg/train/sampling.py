@@ -14,11 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from petseg.data.cache import CachedCase
-
-
-def zyx(size_xyz: list[int]) -> tuple[int, int, int]:
-    """A recipe size (x, y, z) in array order (z, y, x)."""
-    return int(size_xyz[2]), int(size_xyz[1]), int(size_xyz[0])
+from petseg.train.recipe import zyx
 
 
 def build_augmentations(spec: dict[str, Any] | None, patch_zyx: tuple[int, int, int]):

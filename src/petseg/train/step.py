@@ -5,14 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from petseg.models.outputs import main_output
 from petseg.train.losses import StepwiseLoss
-
-
-def main_output(output: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
-    """The full-resolution prediction of a network that may return deep-supervision outputs."""
-    if isinstance(output, list | tuple):
-        return output[0]
-    return output
 
 
 def compute_loss(loss: nn.Module, output, label: torch.Tensor, pet: torch.Tensor) -> torch.Tensor:

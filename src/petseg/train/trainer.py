@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Subset
 from petseg import __version__
 from petseg.console import debug, info, track
 from petseg.data.cache import build_cache
-from petseg.data.datalist import DatalistEntry, load_datalist
+from petseg.data.datalist import DatalistEntry, load_datalist, split_fold
 from petseg.device import cpu_supports_bf16, pick_device
 from petseg.errors import PetsegError
 from petseg.io.atomic import atomic_path, write_json_atomic, write_text_atomic
@@ -37,8 +37,8 @@ from petseg.models.networks import build_network, count_parameters
 from petseg.train.fingerprint import fingerprint as compute_fingerprint
 from petseg.train.losses import build_loss
 from petseg.train.optim import build_optimizer, build_scheduler
-from petseg.train.recipe import load_recipe
-from petseg.train.sampling import PatchDataset, zyx
+from petseg.train.recipe import load_recipe, zyx
+from petseg.train.sampling import PatchDataset
 from petseg.train.step import training_step
 from petseg.train.validation import HIGHER_IS_BETTER, validate
 
@@ -90,15 +90,11 @@ class Trainer:
 
     # -- data -------------------------------------------------------------------------------------------
     def _split(self) -> tuple[list[DatalistEntry], list[DatalistEntry]]:
-        entries = load_datalist(self.config.datalist)["training"]
-        if not entries:
-            raise PetsegError(f"{self.config.datalist} has no training studies")
-        validation = [e for e in entries if e.fold == self.config.fold]
-        training = [e for e in entries if e.fold != self.config.fold]
+        training, validation = split_fold(load_datalist(self.config.datalist)["training"], self.config.fold)
         if self.training.get("positives_only"):
             training = [e for e in training if e.positive is not False]
         if not training:
-            raise PetsegError(f"fold {self.config.fold} leaves no training study")
+            raise PetsegError(f"fold {self.config.fold} leaves no lesion-positive training study")
         return training, validation
 
     def _fingerprint(self, entries: list[DatalistEntry]) -> dict[str, Any]:
@@ -218,8 +214,7 @@ class Trainer:
         every = int(self.training.get("validate_every", 1))
         if not cases or ((epoch + 1) % every and epoch + 1 != epochs):
             return {}
-        inference = self.recipe.get("inference", {})
-        metrics = validate(network, cases, self.patch, float(inference.get("overlap", 0.25)), self.device)
+        metrics = validate(network, cases, self.recipe, self.device)
         write_json_atomic(self.out / "validation.json", {"epoch": epoch + 1, **metrics})
         best = state["best"]
         value = metrics[best["metric"]]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from petseg.io.images import Volume
-from petseg.report.mip import oriented, oriented_index, projections
+from petseg.orientation import oriented, oriented_index, projections
 
 
 def test_display_orientation_for_lps_and_flipped_grids():

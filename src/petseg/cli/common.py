@@ -1,0 +1,92 @@
+"""What the commands share: options (DICOM tags, inference), `--param` parsing and the lesion table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from petseg.console import info, results
+from petseg.errors import PetsegError
+from petseg.infer.settings import InferenceOptions, flip_sets
+from petseg.io.suv import SuvOverrides, parse_injection_time
+from petseg.quantify import Quantification
+from petseg.results import SegmentResult
+
+# -- DICOM PET (convert, segment) -------------------------------------------------------------------------
+WEIGHT = typer.Option(None, "--weight", help="Patient weight in kg (when PatientWeight is missing or wrong).")
+DOSE = typer.Option(None, "--dose", help="Injected dose in MBq (when RadionuclideTotalDose is missing or wrong).")
+INJECTION_TIME = typer.Option(None, "--injection-time", help="Injection time, 'YYYY-MM-DD HH:MM:SS' or 'HH:MM:SS'.")
+HALF_LIFE = typer.Option(None, "--half-life", help="Radionuclide half-life in s (F-18: 6586.2).")
+PET_SERIES = typer.Option(None, "--pet-series", help="SeriesInstanceUID of the PET when a folder holds several.")
+CT_SERIES = typer.Option(None, "--ct-series", help="SeriesInstanceUID of the CT when a folder holds several.")
+ROI = typer.Option(None, "--roi", help="ROI (RTSTRUCT) or segment (SEG) name of the mask.")
+
+# -- trained models (predict, calibrate, segment --model) -------------------------------------------------
+DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda.")
+OVERLAP = typer.Option(None, "--overlap", help="Sliding-window overlap (default: the recipe's, else 0.5).")
+TTA = typer.Option("", "--tta", help="Test-time flips: axes among x, y, z, every combination run "
+                   "(e.g. --tta xyz: 8 passes).")
+ENSEMBLE = typer.Option("mean", "--ensemble", help="Combine models by mean probability or majority vote.")
+GATE_SUV = typer.Option(None, "--gate-suv", help="Skip windows without a voxel of at least this SUV (default: the "
+                        "tracer's, 1.5 FDG, 1.0 PSMA; 0 runs every window).")
+THRESHOLD = typer.Option(None, "--threshold", help="Probability threshold (default: the calibrated one).")
+BATCH = typer.Option(2, "--batch", help="Windows per network pass.")
+BF16 = typer.Option(False, "--bf16", help="bfloat16 on CPUs that support it natively.")
+
+
+def suv_overrides(weight: float | None, dose: float | None, injection_time: str | None,
+                  half_life: float | None) -> SuvOverrides:
+    """The SUV overrides given on the command line."""
+    return SuvOverrides(weight_kg=weight, dose_bq=dose * 1e6 if dose else None,
+                        injection_time=parse_injection_time(injection_time) if injection_time else None,
+                        half_life_s=half_life)
+
+
+def inference_options(device: str, overlap: float | None, tta: str, ensemble: str, gate_suv: float | None,
+                      threshold: float | None, batch: int, bf16: bool) -> InferenceOptions:
+    """InferenceOptions from the command line (`--tta xyz` -> flips over z, y and x)."""
+    letters = tta.lower().replace(",", "")
+    if any(c not in "xyz" for c in letters):
+        raise PetsegError(f"--tta takes axes among x, y, z (e.g. xyz), got {tta!r}")
+    return InferenceOptions(device=device, overlap=overlap, batch_size=batch,
+                            flips=flip_sets(["zyx".index(c) for c in letters]), ensemble=ensemble,
+                            gate_suv=gate_suv, bf16=bf16, threshold=threshold)
+
+
+def parse_params(items: list[str]) -> dict[str, str]:
+    """'key=value' strings into a dict (values are parsed as YAML where they are applied)."""
+    params = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise PetsegError(f"--param takes key=value (e.g. threshold.suv=3.5), got {item!r}")
+        params[key.strip()] = value.strip()
+    return params
+
+
+def print_lesion_table(quantification: Quantification, title: str) -> None:
+    """The lesion table and the totals on stdout."""
+    table = Table(title=title)
+    for column in ("#", "volume ml", "SUVmax", "SUVmean", "SUVpeak", "TLG"):
+        table.add_column(column, justify="right")
+    for lesion in quantification.lesions:
+        table.add_row(str(lesion.id), f"{lesion.volume_ml:.2f}", f"{lesion.suvmax:.2f}", f"{lesion.suvmean:.2f}",
+                      f"{lesion.suvpeak:.2f}", f"{lesion.tlg:.1f}")
+    results.print(table)
+    totals = quantification.totals
+    suvmax = "n/a" if totals["suvmax"] is None else f"{totals['suvmax']:.2f}"
+    results.print(f"{totals['lesion_count']} lesion(s), TMTV {totals['tmtv_ml']:.2f} ml, TLG {totals['tlg']:.1f}, "
+                  f"SUVmax {suvmax}")
+
+
+def print_summary(result: SegmentResult, out: Path, written: list[str]) -> None:
+    """The lesion table, the metrics against a ground truth, and (on stderr) the paths written."""
+    print_lesion_table(result.quantification, f"{len(result.quantification.lesions)} lesion(s)")
+    if result.metrics:
+        m = result.metrics
+        dice = "n/a" if m["dice"] != m["dice"] else f"{m['dice']:.3f}"
+        results.print(f"vs ground truth: Dice {dice}, FPV {m['fpv_ml']:.2f} ml, FNV {m['fnv_ml']:.2f} ml, "
+                      f"{m['tp']}/{m['gt_lesions']} lesions found, {m['fp']} false-positive lesion(s)")
+    info(f"results in {out}: {', '.join(written)}")

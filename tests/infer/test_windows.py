@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from monai.inferers import sliding_window_inference
+
+from petseg.infer.settings import DEFAULT_OVERLAP, InferenceOptions
+from petseg.infer.windows import WindowCount, sliding_probability, uptake_gate
+
+CPU = torch.device("cpu")
+
+
+def smooth_predictor():
+    """A fixed random convolution + sigmoid: a deterministic stand-in for a network."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv3d(2, 1, 3, padding=1)
+
+    @torch.no_grad()
+    def predict(batch: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(conv(batch))
+
+    return predict
+
+
+def settings(roi_xyz, overlap=0.5, batch=3, **recipe_inference):
+    recipe = {"training": {"patch_size": list(roi_xyz)}, "inference": {"overlap": overlap, **recipe_inference}}
+    return InferenceOptions(batch_size=batch, progress=False).resolve(recipe, "fdg", CPU)
+
+
+@pytest.mark.parametrize("shape", [(40, 36, 30), (20, 50, 16)])  # the second is smaller than the ROI on 2 axes
+def test_without_a_gate_it_is_monai(shape):
+    image = np.random.default_rng(0).random((2, *shape), dtype=np.float32)
+    predict = smooth_predictor()
+    ours, counts = sliding_probability(predict, image, settings((24, 24, 24)), None, CPU)
+    reference = sliding_window_inference(torch.from_numpy(image)[None], (24, 24, 24), 3, predict, overlap=0.5,
+                                         mode="gaussian")[0, 0].numpy()
+    assert ours.shape == reference.shape == shape
+    np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-6)
+    assert counts.run == counts.total > 0
+
+
+@pytest.mark.parametrize("batch", [1, 2, 4])
+def test_skipped_windows_count_as_background(batch):
+    image = np.zeros((1, 48, 24, 24), np.float32)
+    active = np.zeros((48, 24, 24), bool)
+    active[2, 12, 12] = True  # only the lowest window holds an active voxel
+    ones = lambda windows: torch.ones((windows.shape[0], 1, *windows.shape[2:]))  # noqa: E731
+    output, counts = sliding_probability(ones, image, settings((24, 24, 16), batch=batch), active, CPU)
+    assert counts == WindowCount(total=5, run=1)
+    assert output[:8].min() == 1.0  # covered by the run window only
+    assert output[16:].max() == 0.0  # covered by skipped windows only
+    assert 0.0 < output[12].mean() < 1.0  # blended where a run and a skipped window overlap
+
+
+def test_gate_and_settings():
+    suv = np.zeros((9, 9, 9), np.float32)
+    suv[4, 4, 4] = 3.0
+    assert uptake_gate(suv, 1.5).sum() == 1 and uptake_gate(suv, 3.0).sum() == 1
+    assert uptake_gate(suv, 5.0).sum() == 0 and uptake_gate(suv, 0.0) is None
+    resolved = InferenceOptions().resolve({"training": {"patch_size": [32, 24, 16]}}, "psma", CPU)
+    assert resolved.roi_zyx == (16, 24, 32) and resolved.overlap == DEFAULT_OVERLAP and resolved.gate_suv == 1.0
+    recipe = {"training": {"patch_size": [32, 32, 32]}, "inference": {"roi_size": [48, 48, 40], "overlap": 0.25}}
+    resolved = InferenceOptions(overlap=0.6, gate_suv=0).resolve(recipe, "fdg", CPU)
+    assert resolved.roi_zyx == (40, 48, 48) and resolved.overlap == 0.6 and resolved.gate_suv == 0.0
+    validation = InferenceOptions(flips=((), (2,))).for_validation().resolve(recipe, "fdg", CPU)
+    assert validation.flips == ((),) and validation.gate_suv == 0.0 and validation.overlap == 0.25
