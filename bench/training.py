@@ -1,8 +1,12 @@
-"""Benchmark: training data throughput (cache vs NIfTI on the fly), step time per seed recipe, and how fast
-the tiny recipe learns on phantoms.
+"""Benchmark: training data throughput (cache vs NIfTI on the fly), step time per seed recipe, and what the
+tiny recipe learns with its defaults, scored end to end on the PET grid beside the training-free SUV method:
+- `ibsi`: 5-fold cross-validation on the shared real IBSI sarcoma PET/CT cohort (34 studies, 10 without CT);
+- `phantoms`: 24 small phantoms (lesions >= 20 mm, seed 21), fold 0 held out;
+each with the learning curve (held-out Dice against steps, from the training log).
 
-Run: .venv/bin/python bench/training.py [--patches 40] [--learn-epochs 10] [--parts throughput steps learn]
-Targets (issue 6): patches from the cache at least 5x faster than decoding NIfTI on the fly.
+Run: .venv/bin/python bench/training.py [--parts throughput steps ibsi phantoms] [--folds 0 1 2 3 4]
+Targets (issue 12): IBSI cross-validation Dice >= 0.6, <= 20 min a fold; phantoms held-out Dice >= 0.30 with
+less false-positive volume than the SUV method.
 """
 
 from __future__ import annotations
@@ -19,9 +23,15 @@ import numpy as np
 import torch
 
 from petseg.data.cache import build_cache
-from petseg.data.datalist import load_datalist
+from petseg.data.datalist import build_datalist, load_datalist, write_datalist
+from petseg.data.importers import import_folder
 from petseg.data.phantom import write_phantom_cohort
 from petseg.data.study import load_study
+from petseg.infer.predictor import Predictor
+from petseg.infer.settings import InferenceOptions
+from petseg.methods.suv import segment_suv
+from petseg.metrics.autopet import autopet_metrics, nan_mean
+from petseg.metrics.components import Overlap
 from petseg.models.networks import build_network, count_parameters
 from petseg.preprocess import preprocess_study
 from petseg.train.losses import build_loss
@@ -31,6 +41,8 @@ from petseg.train.sampling import PatchDataset, crop
 from petseg.train.step import training_step
 from petseg.train.trainer import TrainConfig, Trainer
 
+IBSI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real" / "ibsi_sts_petct"
+
 
 def throughput(size: str, n_cases: int, patches: int, workdir: Path) -> tuple[float, float]:
     """Patches per second: from the cache, and decoding + preprocessing NIfTI for every patch."""
@@ -38,7 +50,7 @@ def throughput(size: str, n_cases: int, patches: int, workdir: Path) -> tuple[fl
     entries = load_datalist(datalist)["training"]
     recipe = load_recipe("tiny_unet", {"training.patch_size": "[64, 64, 64]"})
     cases = build_cache(entries, recipe, None, workdir / f"cache_{size}")
-    dataset = PatchDataset(cases, (64, 64, 64), 0.5, recipe.get("augment"), 0, patches)
+    dataset = PatchDataset(cases, recipe, 0, patches)
     start = time.perf_counter()
     for index in range(patches):
         dataset[index]
@@ -73,22 +85,59 @@ def step_times(size: int) -> list[tuple[str, float, float]]:
     return rows
 
 
-def learning_curve(workdir: Path, epochs: int) -> list[dict[str, str]]:
-    """Validation Dice per epoch of tiny_unet on 40 small phantoms with lesions of 20 mm or more (fold 0 =
-    8 studies held out), as the learning test does."""
-    datalist = write_phantom_cohort(workdir / "learn", n=40, seed=11, negatives=0.1, folds=5, min_lesion_mm=20)
-    out = workdir / "run"
-    Trainer(TrainConfig(recipe="tiny_unet", datalist=datalist, fold=0, out=out, overrides={
-        "training.epochs": str(epochs), "training.steps_per_epoch": "100"})).run()
-    return list(csv.DictReader((out / "log.csv").open()))
+def held_out_scores(model: Path, entries: list, tracer: str = "fdg") -> tuple[list[dict], list[dict]]:
+    """autoPET metrics on the PET grid of the model (via the predictor) and of the SUV method, per study."""
+    predictor = Predictor([model], InferenceOptions(progress=False))
+    ours, suv_method = [], []
+    for entry in entries:
+        study = load_study(entry.pet, entry.ct, entry.label, {"tracer": tracer}, ct_optional=True)
+        label = study.label.array > 0
+        for rows, mask in ((ours, predictor.predict(study).mask), (suv_method, segment_suv(study, tracer).mask)):
+            rows.append({"case": entry.case, "ct": study.has_ct,
+                         **autopet_metrics(Overlap.of(label, mask.array > 0, study.suv.voxel_ml))})
+    return ours, suv_method
+
+
+def train_and_score(datalist: Path, fold: int, workdir: Path) -> dict:
+    """tiny_unet with its defaults on one fold: minutes, held-out metrics (model and SUV method), log rows."""
+    out = workdir / f"fold{fold}"
+    start = time.perf_counter()
+    Trainer(TrainConfig(recipe="tiny_unet", datalist=datalist, fold=fold, out=out, cache_dir=workdir / "cache")).run()
+    minutes = (time.perf_counter() - start) / 60
+    entries = [e for e in load_datalist(datalist)["training"] if e.fold == fold]
+    ours, suv_method = held_out_scores(out, entries)
+    return {"fold": fold, "minutes": minutes, "model": ours, "suv": suv_method,
+            "log": list(csv.DictReader((out / "log.csv").open()))}
+
+
+def mean(rows: list[dict], key: str) -> float:
+    return float(nan_mean(r[key] for r in rows))
+
+
+def print_folds(results: list[dict]) -> None:
+    """Per-fold and mean table, model beside SUV method, and the learning curves."""
+    print("| fold | studies (no CT) | minutes | Dice | FPV ml | FNV ml | SUV method Dice | FPV ml | FNV ml |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['fold']} | {len(r['model'])} ({sum(not c['ct'] for c in r['model'])}) | {r['minutes']:.1f} | "
+              + " | ".join(f"{mean(r[k], m):.3f}" if m == "dice" else f"{mean(r[k], m):.1f}"
+                           for k in ("model", "suv") for m in ("dice", "fpv_ml", "fnv_ml")) + " |")
+    every = {k: [c for r in results for c in r[k]] for k in ("model", "suv")}
+    print(f"| all | {len(every['model'])} | {sum(r['minutes'] for r in results):.1f} | "
+          + " | ".join(f"{mean(every[k], m):.3f}" if m == "dice" else f"{mean(every[k], m):.1f}"
+                       for k in ("model", "suv") for m in ("dice", "fpv_ml", "fnv_ml")) + " |")
+    print("\nlearning curves (held-out Dice on the model grid, from log.csv):")
+    for r in results:
+        points = [f"{row['step']}: {float(row['val_dice']):.3f}" for row in r["log"] if row["val_dice"]]
+        print(f"- fold {r['fold']}: " + ", ".join(points))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patches", type=int, default=40)
-    parser.add_argument("--learn-epochs", type=int, default=10)
-    parser.add_argument("--parts", nargs="+", default=["throughput", "steps", "learn"],
-                        choices=["throughput", "steps", "learn"])
+    parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--parts", nargs="+", default=["throughput", "steps", "ibsi", "phantoms"],
+                        choices=["throughput", "steps", "ibsi", "phantoms"])
     args = parser.parse_args()
     torch.manual_seed(0)
     print(f"# training benchmarks on {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
@@ -103,15 +152,15 @@ def main() -> None:
             print("\n| recipe | parameters (M) | s / step, batch 1, 64^3, fp32 |\n|---|---|---|")
             for name, params, seconds in step_times(64):
                 print(f"| {name} | {params:.1f} | {seconds:.2f} |")
-        if "learn" not in args.parts:
-            return
-        rows = learning_curve(Path(tmp), args.learn_epochs)
-        print("\n| epoch | steps | train loss | val Dice | val top-K AUROC | cumulative s |\n|---|---|---|---|---|---|")
-        total = 0.0
-        for row in rows:
-            total += float(row["seconds"])
-            print(f"| {row['epoch']} | {row['step']} | {float(row['train_loss']):.3f} | {row['val_dice'][:5]} | "
-                  f"{row['val_top_k_auroc'][:5]} | {total:.0f} |")
+        if "ibsi" in args.parts:
+            datalist = Path(tmp) / "ibsi" / "datalist.json"
+            write_datalist(build_datalist(import_folder(IBSI), datalist.parent, n_folds=5), datalist)
+            print("\nIBSI sarcoma PET/CT, 5-fold cross-validation, tiny_unet defaults:")
+            print_folds([train_and_score(datalist, fold, Path(tmp) / "ibsi") for fold in args.folds])
+        if "phantoms" in args.parts:
+            datalist = write_phantom_cohort(Path(tmp) / "phantoms", n=24, seed=21, min_lesion_mm=20)
+            print("\n24 small phantoms (lesions >= 20 mm, seed 21), fold 0 held out, tiny_unet defaults:")
+            print_folds([train_and_score(datalist, 0, Path(tmp) / "phantoms")])
 
 
 if __name__ == "__main__":

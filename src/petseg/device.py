@@ -30,3 +30,21 @@ def cpu_supports_bf16() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, e.g. a container's or taskset's share)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # platforms without sched_getaffinity
+        return max(os.cpu_count() or 1, 1)
+
+
+def use_threads(threads: int | None = None, processes: int = 1) -> int:
+    """Set torch's intra-op threads: `threads`, else this process's share of the CPUs it may use (`processes`
+    ranks on one machine share them). Returns the number set."""
+    if threads is not None and threads < 1:
+        raise PetsegError(f"--threads must be at least 1, got {threads}")
+    count = threads or max(available_cpus() // max(processes, 1), 1)
+    torch.set_num_threads(count)
+    return count

@@ -1,7 +1,16 @@
-"""Spacing and intensity preprocessing built from a recipe's `preprocess` section (MONAI transforms).
+"""Foreground crop, spacing and intensity preprocessing built from a recipe's `preprocess` section (MONAI
+transforms), shared by training (the cache) and inference.
 
-A study becomes a network input array (channels in the recipe's input order, z, y, x) and a label
-array on the same grid. Intensity modes per channel:
+A study becomes a network input array (channels in the recipe's input order, z, y, x) and a label array on
+the same grid. The grid is a `Volume` with its own origin, so the crop and the resampling are undone by
+resampling back onto the PET grid by geometry. Inputs:
+- `pet`: the SUV; `ct`: the CT in HU, normalised, and 0 wherever the CT is missing (a PET-only study, or
+  outside a partial CT's coverage: missing, not air); `ct_present`: 1 where the CT covers the voxel, else 0
+  (so a network can tell missing CT from tissue); `stage1`: a cascade's first-stage mask.
+`crop_foreground: ct` crops to the bounding box of the body as the CT shows it (CT above the CT channel's
+lower clip value: -250 HU for seed 000's [-250, 250] window, the dataset's 5th percentile for seed 002), and
+as the PET shows it (SUV above `BODY_SUV`) where the CT is missing; `pet` uses the PET alone.
+Intensity modes per channel:
 - `range`: a_min..a_max mapped linearly to b_min..b_max, clipped (ScaleIntensityRange);
 - `clip`: values clipped to a_min..a_max (SUV kept in its units);
 - `percentile`: per-image percentiles lower..upper mapped to b_min..b_max (ScaleIntensityRangePercentiles);
@@ -20,6 +29,11 @@ import SimpleITK as sitk
 from petseg.data.study import Study, resample_onto
 from petseg.errors import PetsegError
 from petseg.io.images import Volume
+from petseg.metrics.components import bounding_box
+
+BODY_SUV = 0.1  # SUV above which a PET voxel is inside the body (the SUV method's landmarks use the same floor)
+CROP_MARGIN_MM = 10.0  # around the foreground box, so no patch starts at the skin
+RESAMPLING = {"pet": (sitk.sitkLinear, 0.0), "ct": (sitk.sitkLinear, -1024.0)}  # others: nearest neighbour, 0
 
 
 def target_grid(reference: Volume, spacing_xyz: list[float] | None) -> Volume | None:
@@ -31,6 +45,55 @@ def target_grid(reference: Volume, spacing_xyz: list[float] | None) -> Volume | 
     shift = (np.array(spacing_xyz) - np.array(reference.spacing)) / 2.0  # keep the field of view's edges
     origin = np.array(reference.origin) + reference.direction_matrix @ shift
     return Volume(np.zeros(size[::-1], np.uint8), tuple(spacing_xyz), tuple(origin), reference.direction)
+
+
+def target_spacing(spacing: list[float] | str | None, fingerprint: dict[str, Any] | None) -> list[float] | None:
+    """The recipe's `spacing_mm`: (x, y, z) mm, `median` (the dataset fingerprint's median spacing, as nnU-Net
+    plans it), or None (the PET grid)."""
+    if spacing != "median":
+        return spacing  # type: ignore[return-value]
+    if not fingerprint:
+        raise PetsegError("preprocess.spacing_mm 'median' needs the dataset fingerprint (fingerprint.json)")
+    return [float(v) for v in fingerprint["spacing_mm"]["median"]]
+
+
+def crop_volume(volume: Volume, box: tuple[slice, ...]) -> Volume:
+    """The part of `volume` inside `box` (index slices), with the origin of its first voxel."""
+    origin = volume.index_to_physical(np.array([s.start for s in box], dtype=float))
+    return Volume(np.ascontiguousarray(volume.array[box]), volume.spacing, tuple(origin), volume.direction)
+
+
+def channel_floor(spec: dict[str, Any], stats: dict[str, float] | None, array: np.ndarray) -> float:
+    """The input value a channel's normalisation maps to its minimum (its lower clip)."""
+    mode = spec.get("mode")
+    if mode in ("range", "clip"):
+        return float(spec["a_min"])
+    if mode == "fingerprint_percentile" and stats:
+        return float(stats[f"p{spec['lower']:g}"])
+    if mode == "percentile":
+        return float(np.percentile(array, spec["lower"]))
+    return float(array.min())
+
+
+def foreground_box(study: Study, source: str | None, options: dict[str, Any],
+                   fingerprint: dict[str, Any] | None) -> tuple[slice, ...] | None:
+    """Index box of the body (see the module docstring), grown by CROP_MARGIN_MM; None: no crop."""
+    if not source:
+        return None
+    if source not in ("ct", "pet"):
+        raise PetsegError(f"preprocess.crop_foreground is ct, pet or null, got {source!r}")
+    body = study.suv.array > BODY_SUV
+    if source == "ct" and study.ct is not None:
+        stats = ((fingerprint or {}).get("intensity") or {}).get("ct")
+        covered = study.ct_coverage.array > 0 if study.ct_coverage is not None else np.ones(body.shape, bool)
+        floor = channel_floor(options.get("ct") or {"mode": "clip", "a_min": -1024.0}, stats, study.ct.array)
+        body = np.where(covered, study.ct.array > floor, body)
+    box = bounding_box(body)
+    if box is None:
+        return None
+    margin = [int(np.ceil(CROP_MARGIN_MM / s)) for s in study.suv.spacing_zyx]
+    return tuple(slice(max(b.start - m, 0), min(b.stop + m, n))
+                 for b, m, n in zip(box, margin, study.suv.shape, strict=True))
 
 
 def normalise_channel(array: np.ndarray, spec: dict[str, Any], stats: dict[str, float] | None = None) -> np.ndarray:
@@ -69,29 +132,47 @@ class Preprocessed:
 
 def preprocess_study(study: Study, recipe: dict[str, Any], fingerprint: dict[str, Any] | None = None,
                      extra: dict[str, Volume] | None = None) -> Preprocessed:
-    """The recipe's inputs of `study` on the recipe's grid. Inputs other than `pet` and `ct` (a cascade's
-    `stage1` mask) come from `extra`, on the PET grid."""
-    options = recipe.get("preprocess", {})
-    grid = target_grid(study.suv, options.get("spacing_mm"))
-    channels, suv = [], study.suv.array
+    """The recipe's inputs of `study` on the recipe's grid (cropped and resampled as the recipe says). Inputs
+    other than the study's own (a cascade's `stage1` mask) come from `extra`, on the PET grid."""
+    options = recipe.get("preprocess") or {}
+    sources = _sources(study, recipe, extra)
+    box = foreground_box(study, options.get("crop_foreground"), options, fingerprint)
+    if box is not None:
+        sources = {name: crop_volume(volume, box) for name, volume in sources.items()}
+    grid = target_grid(sources["pet"], target_spacing(options.get("spacing_mm"), fingerprint))
+    if grid is not None:
+        sources = {name: resample_onto(volume, grid, *RESAMPLING.get(name, (sitk.sitkNearestNeighbor, 0.0)))
+                   for name, volume in sources.items()}
+    present = sources["ct_present"].array > 0 if "ct_present" in sources else None
+    channels = []
     for name in recipe["inputs"]:
-        volume = {"pet": study.suv, "ct": study.ct}.get(name, (extra or {}).get(name))
-        if volume is None:
-            what = "a CT" if name == "ct" else f"the input {name!r} (a stage-1 mask for a cascade's second stage)"
-            raise PetsegError(f"recipe {recipe['name']} needs {what}, and this study has none")
-        if grid is not None:
-            fill, method = {"pet": (0.0, sitk.sitkLinear), "ct": (-1024.0, sitk.sitkLinear)}.get(
-                name, (0.0, sitk.sitkNearestNeighbor))
-            volume = resample_onto(volume, grid, method, fill)
-        if name == "pet":
-            suv = volume.array
-        stats = (fingerprint or {}).get("intensity", {}).get(name)
-        channels.append(normalise_channel(volume.array, options.get(name, {"mode": "clip", "a_min": -1e9,
-                                                                           "a_max": 1e9}), stats))
-    label = None
+        array = sources[name].array
+        if name in ("pet", "ct"):
+            stats = ((fingerprint or {}).get("intensity") or {}).get(name)
+            array = normalise_channel(array, options.get(name) or {"mode": "clip", "a_min": -1e9, "a_max": 1e9},
+                                      stats)
+        if name == "ct" and present is not None:
+            array = np.where(present, array, np.float32(0.0))  # missing CT is zero, not air
+        channels.append(np.asarray(array, dtype=np.float32))
+    label = None if "label" not in sources else (sources["label"].array > 0).astype(np.uint8)
+    return Preprocessed(np.stack(channels), label, sources["pet"], sources["pet"].array)
+
+
+def _sources(study: Study, recipe: dict[str, Any], extra: dict[str, Volume] | None) -> dict[str, Volume]:
+    """The volumes the recipe needs, on the PET grid: pet, ct (-1024 where missing) with ct_present, label,
+    and extra inputs."""
+    suv, inputs = study.suv, recipe["inputs"]
+    sources = {"pet": suv}
+    if "ct" in inputs or "ct_present" in inputs:
+        sources["ct"] = study.ct if study.ct is not None else suv.with_array(np.full(suv.shape, -1024.0, np.float32))
+        sources["ct_present"] = study.ct_coverage if study.ct_coverage is not None else suv.with_array(
+            np.full(suv.shape, 1 if study.ct is not None else 0, np.uint8))
     if study.label is not None:
-        label_volume = study.label if grid is None else resample_onto(study.label, grid, sitk.sitkNearestNeighbor, 0,
-                                                                      sitk.sitkUInt8)
-        label = (label_volume.array > 0).astype(np.uint8)
-    reference = study.suv if grid is None else grid
-    return Preprocessed(np.stack(channels), label, reference, suv)
+        sources["label"] = study.label
+    for name in inputs:
+        if name not in sources:
+            if name not in (extra or {}):
+                raise PetsegError(f"recipe {recipe['name']} needs the input {name!r} (a stage-1 mask for a "
+                                  "cascade's second stage), and this study has none")
+            sources[name] = extra[name]  # type: ignore[index]
+    return sources

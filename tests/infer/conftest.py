@@ -28,7 +28,8 @@ def trained(tmp_path_factory) -> Trained:
     for fold, name, epochs, steps in ((0, "model", 3, 80), (1, "other", 1, 20)):
         Trainer(TrainConfig(recipe="tiny_unet", datalist=cohort, fold=fold, out=root / name, cache_dir=cache,
                             overrides={"training.epochs": str(epochs), "training.steps_per_epoch": str(steps),
-                                       "training.validate_every": str(epochs)})).run()
+                                       "training.validate_every": str(epochs), "training.patch_size": "[32, 32, 32]",
+                                       "inference.roi_size": "[32, 32, 32]"})).run()
     return Trained(cohort, root / "model", root / "other", cache)
 
 

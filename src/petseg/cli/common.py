@@ -34,6 +34,7 @@ GATE_SUV = typer.Option(None, "--gate-suv", help="Skip windows without a voxel o
 THRESHOLD = typer.Option(None, "--threshold", help="Probability threshold (default: the calibrated one).")
 BATCH = typer.Option(2, "--batch", help="Windows per network pass.")
 BF16 = typer.Option(False, "--bf16", help="bfloat16 on CPUs that support it natively.")
+THREADS = typer.Option(None, "--threads", help="CPU threads for torch (default: the CPUs this process may use).")
 
 
 def suv_overrides(weight: float | None, dose: float | None, injection_time: str | None,
@@ -45,14 +46,14 @@ def suv_overrides(weight: float | None, dose: float | None, injection_time: str 
 
 
 def inference_options(device: str, overlap: float | None, tta: str, ensemble: str, gate_suv: float | None,
-                      threshold: float | None, batch: int, bf16: bool) -> InferenceOptions:
+                      threshold: float | None, batch: int, bf16: bool, threads: int | None) -> InferenceOptions:
     """InferenceOptions from the command line (`--tta xyz` -> flips over z, y and x)."""
     letters = tta.lower().replace(",", "")
     if any(c not in "xyz" for c in letters):
         raise PetsegError(f"--tta takes axes among x, y, z (e.g. xyz), got {tta!r}")
     return InferenceOptions(device=device, overlap=overlap, batch_size=batch,
                             flips=flip_sets(["zyx".index(c) for c in letters]), ensemble=ensemble,
-                            gate_suv=gate_suv, bf16=bf16, threshold=threshold)
+                            gate_suv=gate_suv, bf16=bf16, threshold=threshold, threads=threads)
 
 
 def parse_params(items: list[str]) -> dict[str, str]:

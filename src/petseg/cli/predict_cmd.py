@@ -37,7 +37,7 @@ def predict(
     device: str = common.DEVICE, overlap: float | None = common.OVERLAP, tta: str = common.TTA,
     ensemble: str = common.ENSEMBLE, gate_suv: float | None = common.GATE_SUV,
     threshold: float | None = common.THRESHOLD, batch: int = common.BATCH,
-    bf16: bool = common.BF16,
+    bf16: bool = common.BF16, threads: int | None = common.THREADS,
 ) -> None:
     """Segment every study of a cohort with an ensemble of model folders; a failed study is reported and skipped."""
     from petseg.infer.cohort import parse_shard, predict_cohort, summary_name
@@ -46,7 +46,7 @@ def predict(
     share = parse_shard(shard)
     studies = _studies(datalist, split, folder)
     predictor = Predictor(model, common.inference_options(device, overlap, tta, ensemble, gate_suv, threshold, batch,
-                                                          bf16))
+                                                          bf16, threads))
     rows = predict_cohort(predictor, studies, out, tracer, share,
                           progress=lambda items: track(items, "studies", total=len(items)))
     failed = [r for r in rows if r["status"] != "ok"]
@@ -67,14 +67,15 @@ def calibrate(
     tracer: str = typer.Option("fdg", "--tracer", help="fdg or psma."),
     device: str = common.DEVICE, overlap: float | None = common.OVERLAP, tta: str = common.TTA,
     ensemble: str = common.ENSEMBLE, gate_suv: float | None = common.GATE_SUV, batch: int = common.BATCH,
-    bf16: bool = common.BF16,
+    bf16: bool = common.BF16, threads: int | None = common.THREADS,
 ) -> None:
     """Choose the ensemble's threshold and post-processing on held-out studies; store them in the model folders."""
     from petseg.infer.calibrate import calibrate as run_calibration
     from petseg.infer.predictor import Predictor
 
     studies = _studies(datalist, split, None)
-    predictor = Predictor(model, common.inference_options(device, overlap, tta, ensemble, gate_suv, None, batch, bf16))
+    predictor = Predictor(model, common.inference_options(device, overlap, tta, ensemble, gate_suv, None, batch, bf16,
+                                                          threads))
     result = run_calibration(predictor, studies, objective, tracer,
                              progress=lambda items: track(items, "held-out studies", total=len(items)))
     table = Table(title=f"calibration on {len(result['cases'])} held-out studies ({objective})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -9,6 +10,7 @@ import typer
 from petseg.cli import common
 from petseg.cli.app import app
 from petseg.console import info
+from petseg.device import use_threads
 
 
 @app.command(epilog="Example: petseg train --recipe tiny_unet --datalist phantoms/datalist.json --fold 0 -o runs/f0"
@@ -17,7 +19,8 @@ def train(
     recipe: str = typer.Option(..., "--recipe", help="Recipe: a shipped name (tiny_unet, "
                                 "auto3dseg_segresnet, hadlich_dynunet, galdran_swinunetr, ...) or a YAML file."),
     datalist: Path = typer.Option(..., "--datalist", help="Datalist JSON with folds."),
-    fold: int = typer.Option(0, "--fold", help="Validation fold; the others train."),
+    fold: str = typer.Option("0", "--fold", help="Held-out fold K (the other folds train), or 'all' to train on "
+                             "every study."),
     out: Path = typer.Option(..., "-o", "--out", help="Model folder to write."),
     param: list[str] = typer.Option([], "--param", help="Override a recipe value, key=value (e.g. "
                                     "training.epochs=50); repeatable."),
@@ -30,23 +33,30 @@ def train(
     bf16: bool = typer.Option(False, "--bf16", help="bfloat16 autocast on CPUs that support it."),
     stage1: Path | None = typer.Option(None, "--stage1", help="For a cascade's stage-2 recipe: folder of the "
                                        "stage-1 masks <case>.nii.gz (from `petseg predict` with the stage-1 models)."),
+    threads: int | None = common.THREADS,
 ) -> None:
-    """Train one fold: recipe.yaml, fingerprint.json, checkpoint_best.pt, checkpoint_last.pt, log.csv, model.json
-    (a classification recipe trains the MIP classifier gate)."""
+    """Train one fold: recipe.yaml, fingerprint.json, checkpoint_final.pt (and checkpoint_best.pt when the recipe
+    selects one), checkpoint_last.pt, log.csv, validation.json, model.json (a classification recipe trains the MIP
+    classifier gate)."""
+    from petseg.data.datalist import parse_fold
     from petseg.train.classifier import ClassifierTrainer
     from petseg.train.recipe import load_recipe
     from petseg.train.trainer import TrainConfig, Trainer
 
-    spec = load_recipe(recipe, common.parse_params(param))
+    overrides, chosen = common.parse_params(param), parse_fold(fold)
+    spec = load_recipe(recipe, overrides)
     if spec.get("task") == "classification":  # the MIP classifier gate: a study-level 2D task
-        ClassifierTrainer(spec, datalist, fold, out, seed, device).run()
+        use_threads(threads)
+        ClassifierTrainer(spec, datalist, chosen, out, seed, device).run()
         return
-    overrides = common.parse_params(param)
-    best = Trainer(TrainConfig(recipe=recipe, datalist=datalist, fold=fold, out=out, overrides=overrides,
-                               cache_dir=cache, resume=resume, seed=seed, device=device, workers=workers,
-                               bf16=bf16, stage1_dir=stage1)).run()
-    if best.get("value") is not None:
-        info(f"best validation {best['metric']} {best['value']:.4f} at epoch {best['epoch']} -> {out}")
+    Trainer(TrainConfig(recipe=recipe, datalist=datalist, fold=chosen, out=out, overrides=overrides, cache_dir=cache,
+                        resume=resume, seed=seed, device=device, workers=workers, bf16=bf16, stage1_dir=stage1,
+                        threads=threads)).run()
+    model = json.loads((out / "model.json").read_text(encoding="utf-8"))
+    held_out = model.get("held_out") or {}
+    info(f"deployed {model['checkpoint']['weights']} (epoch {model['checkpoint']['epoch']}, rule "
+         f"{model['checkpoint']['rule']})" + (f"; held-out fold {model['fold']}: Dice {held_out['dice']:.3f}, FPV "
+                                              f"{held_out['fpv_ml']:.1f} ml" if held_out else "") + f" -> {out}")
 
 
 @app.command(epilog="Example: petseg plan --datalist phantoms/datalist.json -o fingerprint.json")

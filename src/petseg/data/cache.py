@@ -25,7 +25,7 @@ from petseg.io.atomic import atomic_path, write_json_atomic
 from petseg.io.images import Volume, read_volume
 from petseg.preprocess import preprocess_study
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: missing CT zeroed with a coverage channel, foreground crop
 
 
 def cache_key(recipe: dict[str, Any], fingerprint: dict[str, Any] | None, stage1_dir: Path | None = None) -> str:
@@ -91,7 +91,7 @@ def _save(array: np.ndarray, path: Path) -> None:
 
 def _cache_one(entry: DatalistEntry, recipe: dict[str, Any], fingerprint: dict[str, Any] | None,
                folder: Path, stage1_dir: Path | None) -> None:
-    study = load_study(entry.pet, entry.ct, entry.label)
+    study = load_study(entry.pet, entry.ct, entry.label, ct_optional=True)
     extra = {"stage1": stage1_mask(Path(stage1_dir) / f"{entry.case}.nii.gz", study.suv)} if stage1_dir else None
     prepared = preprocess_study(study, recipe, fingerprint, extra)
     image, label, grid = prepared.image, prepared.label, prepared.grid
@@ -104,4 +104,5 @@ def _cache_one(entry: DatalistEntry, recipe: dict[str, Any], fingerprint: dict[s
     write_json_atomic(folder / "meta.json", {  # written last: its presence marks a complete entry
         "case": entry.case, "positive": bool(label.any()), "shape_zyx": list(image.shape[1:]),
         "spacing": list(grid.spacing), "origin": list(grid.origin), "direction": list(grid.direction),
-        "pet": os.fspath(entry.pet), "ct": os.fspath(entry.ct) if entry.ct else None})
+        "pet": os.fspath(entry.pet), "ct": os.fspath(entry.ct) if study.ct is not None else None,
+        "ct_covered_fraction": study.ct_covered_fraction})

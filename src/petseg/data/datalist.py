@@ -156,15 +156,47 @@ def select(datalist: dict[str, list[DatalistEntry]], split: str) -> list[Datalis
     raise PetsegError(f"unknown split {split!r}: use 'training', 'testing' or 'fold:K'")
 
 
-def split_fold(entries: list[DatalistEntry], fold: int) -> tuple[list[DatalistEntry], list[DatalistEntry]]:
-    """(training, validation) for cross-validation fold `fold`: its studies validate, the other folds train."""
+ALL_FOLDS = "all"  # train on every study (nnU-Net's fold "all"; seed 002's retraining on the whole set)
+
+
+def parse_fold(text: str | int) -> int | str:
+    """A --fold value: a fold number, or 'all'."""
+    if str(text).strip().lower() == ALL_FOLDS:
+        return ALL_FOLDS
+    if not str(text).strip().isdigit():
+        raise PetsegError(f"--fold is a fold number (0, 1, ...) or 'all', got {text!r}")
+    return int(text)
+
+
+def split_fold(entries: list[DatalistEntry], fold: int | str) -> tuple[list[DatalistEntry], list[DatalistEntry]]:
+    """(training, held out) for cross-validation fold `fold`: its studies are held out, the other folds train;
+    fold 'all' trains on every study and holds none out."""
     if not entries:
         raise PetsegError("the datalist has no training studies")
-    validation = [e for e in entries if e.fold == fold]
+    if fold == ALL_FOLDS:
+        return list(entries), []
+    folds = sorted({e.fold for e in entries if e.fold is not None})
+    held_out = [e for e in entries if e.fold == fold]
+    if not held_out:
+        raise PetsegError(f"fold {fold} holds no study (the datalist's folds: {', '.join(map(str, folds)) or 'none'})"
+                          "; choose one of them, or --fold all")
     training = [e for e in entries if e.fold != fold]
     if not training:
         raise PetsegError(f"fold {fold} leaves no training study")
-    return training, validation
+    return training, held_out
+
+
+def inner_split(entries: list[DatalistEntry], fraction: float, seed: int = 0
+                ) -> tuple[list[DatalistEntry], list[DatalistEntry]]:
+    """(training, selection): about `fraction` of the patients carved out of `entries` (grouped by patient,
+    balanced by lesion status) to choose a checkpoint on, so that a held-out fold stays unseen."""
+    patients = {e.patient for e in entries}
+    if fraction <= 0 or len(patients) < 2:
+        return list(entries), []
+    parts = min(max(round(1.0 / fraction), 2), len(patients))
+    folds = assign_folds([e.patient for e in entries], [e.positive is not False for e in entries], parts, seed)
+    return ([e for e, f in zip(entries, folds, strict=True) if f != 0],
+            [e for e, f in zip(entries, folds, strict=True) if f == 0])
 
 
 def read_json(path: Path) -> Any:

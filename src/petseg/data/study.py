@@ -7,7 +7,7 @@ whose CT (if any) and label (if any) lie on the PET grid, and whose PET is in SU
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ import SimpleITK as sitk
 from petseg.errors import PetsegError, PetsegWarning
 from petseg.io.images import Volume, read_volume
 from petseg.metrics.components import as_binary
+from petseg.tracers import tracer_named
 
 if TYPE_CHECKING:
     from petseg.io.dicom import SeriesVolume
@@ -59,15 +60,27 @@ class Study:
 
 
 def load_study(pet: str | Path, ct: str | Path | None = None, label: str | Path | None = None,
-               meta: dict[str, Any] | None = None) -> Study:
-    """Read a study from image files: PET already in SUV, optional CT (HU) and lesion label."""
+               meta: dict[str, Any] | None = None, ct_optional: bool = False) -> Study:
+    """Read a study from image files: PET already in SUV, optional CT (HU) and lesion label.
+
+    With `ct_optional` (cohorts: training, predict), a CT that cannot be used (unreadable, off the PET's
+    field of view, only padding) is left out with a warning and the study goes on PET-only."""
     suv = read_volume(pet, np.float32)
-    ct_volume = read_volume(ct, np.float32) if ct is not None else None
     label_volume = read_volume(label) if label is not None else None
     info = {"pet_path": str(pet), "ct_path": str(ct) if ct else None, "label_path": str(label) if label else None,
             "suv_source": "input file (values taken as SUV)"}
     info.update(meta or {})
-    return make_study(suv, ct_volume, label_volume, info)
+    study = make_study(suv, None, label_volume, info)
+    if ct is None:
+        return study
+    try:
+        return with_ct(study, read_volume(ct, np.float32))
+    except PetsegError as error:
+        if not ct_optional:
+            raise
+        warnings.warn(f"CT {ct} not used ({error}); the study goes on PET-only", PetsegWarning, stacklevel=2)
+        study.meta.update(ct_path=None, ct_unusable=str(error))
+        return study
 
 
 def make_study(suv: Volume, ct: Volume | None = None, label: Volume | None = None,
@@ -77,15 +90,19 @@ def make_study(suv: Volume, ct: Volume | None = None, label: Volume | None = Non
     The tracer comes from `meta["tracer"]` (default fdg)."""
     suv = replace_non_finite(suv.with_array(suv.array.astype(np.float32, copy=False)), 0.0, "PET")
     check_suv_units(suv)
-    coverage = None
-    if ct is not None:
-        ct = replace_non_finite(ct.with_array(ct.array.astype(np.float32, copy=False)), CT_FILL_HU, "CT")
-        ct, coverage = ct_on_pet_grid(ct, suv)
     if label is not None:
         label = label_on_pet_grid(label, suv)
     meta = dict(meta or {})
-    tracer = str(meta.pop("tracer", None) or "fdg").lower()
-    return Study(suv=suv, ct=ct, label=label, meta=meta, ct_coverage=coverage, tracer=tracer)
+    tracer = tracer_named(meta.pop("tracer", None) or "fdg").name
+    study = Study(suv=suv, label=label, meta=meta, tracer=tracer)
+    return with_ct(study, ct) if ct is not None else study
+
+
+def with_ct(study: Study, ct: Volume) -> Study:
+    """`study` with a CT (HU, any grid) sanitised and resampled onto its PET grid, with the CT's coverage."""
+    ct = replace_non_finite(ct.with_array(ct.array.astype(np.float32, copy=False)), CT_FILL_HU, "CT")
+    on_grid, coverage = ct_on_pet_grid(ct, study.suv)
+    return replace(study, ct=on_grid, ct_coverage=coverage)
 
 
 def replace_non_finite(volume: Volume, fill: float, name: str) -> Volume:

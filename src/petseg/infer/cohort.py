@@ -82,7 +82,7 @@ def predict_cohort(predictor: Predictor, studies: list[StudyFiles], out: Path, t
 
 def _segment(predictor: Predictor, entry: StudyFiles, tracer: str) -> SegmentResult:
     """One study through the ensemble, quantified."""
-    study = load_study(entry.pet, entry.ct, meta={"case": entry.case, "tracer": tracer})
+    study = load_study(entry.pet, entry.ct, meta={"case": entry.case, "tracer": tracer}, ct_optional=True)
     timings: dict[str, float] = {}
     prediction = predictor.predict(study)
     timings["segmenting"] = round(prediction.seconds, 3)

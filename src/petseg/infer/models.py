@@ -12,6 +12,7 @@ import yaml
 from torch import nn
 
 from petseg.errors import PetsegError
+from petseg.train.checkpoints import FINAL, load_checkpoint
 
 
 @dataclass
@@ -64,13 +65,10 @@ def load_model_folder(path: str | Path, device: torch.device) -> ModelFolder:
     description = json.loads(_read(path / "model.json", "description"))
     fingerprint_path = path / "fingerprint.json"
     fingerprint = json.loads(fingerprint_path.read_text(encoding="utf-8")) if fingerprint_path.is_file() else None
-    weights = path / description.get("files", {}).get("weights", "checkpoint_best.pt")
+    weights = path / description.get("files", {}).get("weights", FINAL)
     if not weights.is_file():
         raise PetsegError(f"{path} has no weights ({weights.name}): did its training finish?")
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)["model"]
-    except Exception as error:  # a truncated or foreign file: say which, not a pickle traceback
-        raise PetsegError(f"cannot load {weights}: {error}") from None
+    state = load_checkpoint(weights)["model"]
     if recipe.get("task") == "classification":
         network = build_classifier(recipe["network"], MIP_CHANNELS)
     else:

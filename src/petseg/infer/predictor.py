@@ -20,7 +20,7 @@ import SimpleITK as sitk
 import torch
 
 from petseg.data.study import Study, resample_onto
-from petseg.device import pick_device
+from petseg.device import pick_device, use_threads
 from petseg.errors import PetsegError
 from petseg.infer.calibrate import Decision, decide
 from petseg.infer.cascade import Stages
@@ -59,6 +59,8 @@ class Predictor:
             raise PetsegError("give at least one model folder (--model RUN)")
         self.options = options or InferenceOptions()
         self.device = pick_device(self.options.device)
+        if self.device.type == "cpu":
+            use_threads(self.options.threads)
         self.classifier, self.models = split_classifier([load_model_folder(f, self.device) for f in folders])
         self.stages = Stages.of(self.models)
         self.decision = decide(self.models, self.options.ensemble, self.options.threshold)

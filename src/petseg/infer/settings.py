@@ -64,6 +64,7 @@ class InferenceOptions:
     bf16: bool = False  # CPU bfloat16 autocast (only where the CPU has it natively)
     threshold: float | None = None  # None: the calibration's, else the models'
     progress: bool = True
+    threads: int | None = None  # CPU threads for torch; None: the CPUs this process may use
 
     def __post_init__(self) -> None:
         if self.ensemble not in ENSEMBLES:

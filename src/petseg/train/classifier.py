@@ -27,10 +27,11 @@ from petseg.data.datalist import DatalistEntry, load_datalist, split_fold
 from petseg.data.study import load_study
 from petseg.device import pick_device
 from petseg.errors import PetsegError
-from petseg.io.atomic import atomic_path, write_json_atomic, write_text_atomic
+from petseg.io.atomic import write_json_atomic, write_text_atomic
 from petseg.metrics.ranking import auroc
 from petseg.models.classifier import MIP_CHANNELS, build_classifier, coarse_suv, mip_input
 from petseg.models.networks import count_parameters
+from petseg.train.checkpoints import FINAL, save_checkpoint
 from petseg.train.optim import build_optimizer, build_scheduler
 
 
@@ -72,7 +73,7 @@ def full_sensitivity_threshold(probabilities: list[float], positive: list[bool],
 class ClassifierTrainer:
     """Trains one fold of a `task: classification` recipe into a model folder."""
 
-    def __init__(self, recipe: dict[str, Any], datalist: Path, fold: int, out: Path, seed: int = 0,
+    def __init__(self, recipe: dict[str, Any], datalist: Path, fold: int | str, out: Path, seed: int = 0,
                  device: str = "auto") -> None:
         self.recipe, self.datalist, self.fold, self.out, self.seed = recipe, Path(datalist), fold, Path(out), seed
         self.device = pick_device(device)
@@ -113,14 +114,13 @@ class ClassifierTrainer:
         evaluation = self._validate(network, val_set or train_set)
         description = {"petseg_version": __version__, "task": "classification", "recipe": self.recipe["name"],
                        "fold": self.fold, "inputs": self.recipe["inputs"],
-                       "training_cases": [s.case for s in train_set], "validation_cases": [s.case for s in val_set],
+                       "training_cases": [s.case for s in train_set], "held_out_cases": [s.case for s in val_set],
                        "parameters": count_parameters(network), "epochs": epochs, "final_loss": losses[-1],
                        "threshold": evaluation["threshold"], "validation": evaluation,
-                       "files": {"weights": "checkpoint_best.pt", "recipe": "recipe.yaml"}}
+                       "files": {"weights": FINAL, "recipe": "recipe.yaml"}}
         self.out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(self.out / "recipe.yaml", yaml.safe_dump(self.recipe, sort_keys=False))
-        with atomic_path(self.out / "checkpoint_best.pt") as tmp:
-            torch.save({"model": network.state_dict(), "epoch": epochs}, tmp)
+        save_checkpoint({"model": network.state_dict(), "epoch": epochs}, self.out / FINAL)
         write_json_atomic(self.out / "model.json", description)
         info(f"MIP classifier: validation AUROC {evaluation['auroc']:.3f}, threshold {evaluation['threshold']:.4f} "
              f"(all positives kept), {evaluation['negatives_skipped']} of {evaluation['negatives']} negatives skipped")

@@ -22,7 +22,7 @@ def fingerprint(entries: list[DatalistEntry], seed: int = 0) -> dict[str, Any]:
     spacings, shapes = [], []
     samples: dict[str, list[np.ndarray]] = {"pet": [], "ct": []}
     for entry in track(entries, "fingerprint", total=len(entries)):
-        study = load_study(entry.pet, entry.ct, entry.label)
+        study = load_study(entry.pet, entry.ct, entry.label, ct_optional=True)
         spacings.append(study.suv.spacing)
         shapes.append(study.suv.shape)
         if study.label is None or not study.label.array.any():
@@ -30,8 +30,9 @@ def fingerprint(entries: list[DatalistEntry], seed: int = 0) -> dict[str, Any]:
         lesion = np.flatnonzero(study.label.array)
         chosen = rng.choice(lesion, size=min(SAMPLES_PER_CASE, lesion.size), replace=False)
         samples["pet"].append(study.suv.array.ravel()[chosen])
-        if study.ct is not None:
-            samples["ct"].append(study.ct.array.ravel()[chosen])
+        if study.ct is not None:  # CT values where the CT covers (outside it the fill value is not tissue)
+            covered = chosen[study.ct_coverage.array.ravel()[chosen] > 0] if study.ct_coverage is not None else chosen
+            samples["ct"].append(study.ct.array.ravel()[covered])
     spacing = np.array(spacings)
     return {
         "cases": len(entries),

@@ -19,7 +19,7 @@ from petseg.errors import PetsegError
 from petseg.overrides import apply_overrides
 
 REQUIRED = ("name", "inputs", "network", "loss", "optimizer", "scheduler", "training")
-INPUTS = ("ct", "pet", "stage1")  # stage1: the first stage's mask, for a cascade's second stage
+INPUTS = ("ct", "ct_present", "pet", "stage1")  # ct_present: CT coverage; stage1: a cascade's first-stage mask
 
 
 def zyx(size_xyz: Sequence[int]) -> tuple[int, int, int]:

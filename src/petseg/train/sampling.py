@@ -77,16 +77,28 @@ def crop(array: np.ndarray, centre: np.ndarray, size: tuple[int, int, int]) -> n
     return patch
 
 
-class PatchDataset(Dataset):
-    """`samples_per_epoch` patches a epoch, drawn from `cases` (positives oversampled by `oversample`)."""
+def ct_dropout(spec: dict[str, Any] | None, inputs: list[str]) -> tuple[float, list[int]]:
+    """(probability, channels) of modality dropout: with that probability a patch loses its CT (the `ct` and
+    `ct_present` channels zeroed, as for a PET-only study), so one model serves PET/CT and PET-only studies."""
+    channels = [inputs.index(name) for name in ("ct", "ct_present") if name in inputs]
+    if not spec or "ct_dropout" not in spec or not channels:
+        return 0.0, []
+    return float(spec["ct_dropout"]["prob"]), channels
 
-    def __init__(self, cases: list[CachedCase], patch_zyx: tuple[int, int, int], positive_fraction: float,
-                 augment: dict[str, Any] | None, seed: int, samples_per_epoch: int, oversample: float = 1.0,
-                 mask_channel: int | None = None) -> None:
-        self.cases, self.patch, self.positive_fraction = cases, patch_zyx, positive_fraction
-        self.transform = build_augmentations(augment, patch_zyx)
-        self.mask_dropout = mask_dropout(augment, mask_channel)
+
+class PatchDataset(Dataset):
+    """`samples_per_epoch` patches an epoch, drawn from `cases` as the recipe's `training` and `augment` say
+    (lesion-centred share, positives oversampled, augmentations, CT dropout, a cascade's mask dropout)."""
+
+    def __init__(self, cases: list[CachedCase], recipe: dict[str, Any], seed: int, samples_per_epoch: int) -> None:
+        training, augment, inputs = recipe["training"], recipe.get("augment"), recipe["inputs"]
+        self.cases, self.patch = cases, zyx(training["patch_size"])
+        self.positive_fraction = float(training.get("positive_fraction", 0.5))
+        self.transform = build_augmentations(augment, self.patch)
+        self.mask_dropout = mask_dropout(augment, inputs.index("stage1") if "stage1" in inputs else None)
+        self.ct_dropout = ct_dropout(augment, inputs)
         self.seed, self.samples, self.epoch = seed, samples_per_epoch, 0
+        oversample = float(training.get("oversample_positives", 1.0))
         weights = np.array([oversample if c.positive else 1.0 for c in cases], dtype=float)
         self.weights = weights / weights.sum()
 
@@ -116,11 +128,13 @@ class PatchDataset(Dataset):
             sample = self.transform(sample)
             sample = {key: torch.as_tensor(np.asarray(value), dtype=torch.float32) for key, value in sample.items()}
             sample["label"] = (sample["label"] > 0.5).float()
+        image = torch.as_tensor(sample["image"]).clone()
         if self.mask_dropout is not None:
             channel, dropout = self.mask_dropout
             dropout.set_random_state(seed=int(rng.integers(2**31)))
-            image = torch.as_tensor(sample["image"]).clone()
             image[channel:channel + 1] = torch.as_tensor(np.asarray(dropout(image[channel:channel + 1])))
-            sample["image"] = image
-        sample["image"] = torch.nan_to_num(sample["image"])  # inputs are sanitised: no NaN reaches the network
+        probability, channels = self.ct_dropout
+        if channels and rng.random() < probability:
+            image[channels] = 0.0
+        sample["image"] = torch.nan_to_num(image)  # inputs are sanitised: no NaN reaches the network
         return sample

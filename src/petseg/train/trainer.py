@@ -2,14 +2,18 @@
 
 The same code runs on one CPU, one GPU, or several GPUs and nodes under `torchrun` (DDP: NCCL on GPUs,
 gloo on CPUs; each rank draws its own share of every epoch's patches; rank 0 alone writes files).
-Restartable: the last checkpoint (model, optimiser, scheduler, scaler, RNG, epoch, best metric) is
-written atomically after every epoch, and every epoch's patches depend only on (seed, epoch), so
-`--resume` after a kill continues exactly where the last finished epoch left off.
+Restartable: the last checkpoint (model, optimiser, scheduler, scaler, RNG, state) is written atomically
+after every epoch, and every epoch's patches depend only on (seed, epoch), so `--resume` after a kill
+continues exactly where the last finished epoch left off.
+
+Honest model selection: fold K's studies are held out; they are validated for the log and once more with
+the deployed weights (validation.json), never used to choose. The deployed weights are the last epoch's
+(`training.checkpoint: last`, as nnU-Net deploys its final checkpoint) or the best epoch on a selection
+split carved from the training folds (`best`). `--fold all` trains on every study.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime
 import json
 import math
@@ -26,30 +30,42 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from petseg import __version__
 from petseg.console import debug, info, track
-from petseg.data.cache import build_cache
-from petseg.data.datalist import DatalistEntry, load_datalist, split_fold
-from petseg.device import cpu_supports_bf16, pick_device
+from petseg.data.cache import CachedCase, build_cache
+from petseg.data.datalist import DatalistEntry, inner_split, load_datalist, split_fold
+from petseg.device import pick_device, use_threads
 from petseg.errors import PetsegError
-from petseg.io.atomic import atomic_path, write_json_atomic, write_text_atomic
+from petseg.io.atomic import write_json_atomic, write_text_atomic
 from petseg.models.networks import build_network, count_parameters
+from petseg.train.checkpoints import (
+    BEST,
+    FINAL,
+    HIGHER_IS_BETTER,
+    LAST,
+    Best,
+    TrainState,
+    load_checkpoint,
+    save_checkpoint,
+)
+from petseg.train.describe import describe_model
 from petseg.train.fingerprint import fingerprint as compute_fingerprint
-from petseg.train.losses import build_loss
-from petseg.train.optim import build_optimizer, build_scheduler
-from petseg.train.recipe import load_recipe, zyx
+from petseg.train.log import TrainingLog
+from petseg.train.parts import Parts, build_parts
+from petseg.train.recipe import load_recipe
 from petseg.train.sampling import PatchDataset
 from petseg.train.step import training_step
-from petseg.train.validation import HIGHER_IS_BETTER, validate
+from petseg.train.validation import validate
+
+DEFAULT_SELECTION_FRACTION = 0.2
 
 
 @dataclass
 class TrainConfig:
-    """What `petseg train` was asked to do."""
+    """What `petseg train` was asked to do (`fold`: a fold number or 'all')."""
 
     recipe: str
     datalist: Path
-    fold: int
+    fold: int | str
     out: Path
     overrides: dict[str, str] | None = None
     cache_dir: Path | None = None
@@ -59,6 +75,16 @@ class TrainConfig:
     workers: int = 0
     bf16: bool = False
     stage1_dir: Path | None = None  # a cascade's stage-2 recipe: the stage-1 masks, <case>.nii.gz
+    threads: int | None = None  # torch threads; None: this process's share of the CPUs it may use
+
+
+@dataclass
+class Cohort:
+    """The cached studies of one run: trained on, choosing the checkpoint (selection), held out (the fold)."""
+
+    training: list[CachedCase]
+    selection: list[CachedCase]
+    held_out: list[CachedCase]
 
 
 def _distributed() -> tuple[int, int]:
@@ -77,32 +103,52 @@ class Trainer:
         self.config, self.on_step = config, on_step
         self.rank, self.world = _distributed()
         self.device = pick_device(config.device, self.rank)
+        if self.device.type == "cpu":
+            use_threads(config.threads, int(os.environ.get("LOCAL_WORLD_SIZE", self.world)))
         self.out = Path(config.out)
         if config.resume and (self.out / "recipe.yaml").exists():
             self.recipe = yaml.safe_load((self.out / "recipe.yaml").read_text(encoding="utf-8"))
         else:
             self.recipe = load_recipe(config.recipe, config.overrides)
         self.training = self.recipe["training"]
-        self.patch = zyx(self.training["patch_size"])
+        self.rule = str(self.training.get("checkpoint", "last"))
+        if self.rule not in ("last", "best"):
+            raise PetsegError(f"training.checkpoint is last or best, got {self.rule!r}")
+        if str(self.training.get("select_by", "dice")) not in HIGHER_IS_BETTER:
+            raise PetsegError(f"training.select_by is one of {', '.join(HIGHER_IS_BETTER)}")
         if ("stage1" in self.recipe["inputs"]) != (config.stage1_dir is not None):
             raise PetsegError("a cascade's stage-2 recipe (input stage1) needs --stage1 DIR with the stage-1 masks, "
                               "and only such a recipe takes one")
+        self.network: nn.Module | None = None  # the trained network, for callers that keep working in memory
 
     # -- data -------------------------------------------------------------------------------------------
-    def _split(self) -> tuple[list[DatalistEntry], list[DatalistEntry]]:
-        training, validation = split_fold(load_datalist(self.config.datalist)["training"], self.config.fold)
+    def _entries(self) -> dict[str, list[DatalistEntry]]:
+        training, held_out = split_fold(load_datalist(self.config.datalist)["training"], self.config.fold)
         if self.training.get("positives_only"):
             training = [e for e in training if e.positive is not False]
-        if not training:
-            raise PetsegError(f"fold {self.config.fold} leaves no lesion-positive training study")
-        return training, validation
+            if not training:
+                raise PetsegError(f"fold {self.config.fold} leaves no lesion-positive training study")
+        selection: list[DatalistEntry] = []
+        if self.rule == "best":
+            fraction = float(self.training.get("selection_fraction", DEFAULT_SELECTION_FRACTION))
+            training, selection = inner_split(training, fraction, self.config.seed)
+            if not selection:
+                raise PetsegError("training.checkpoint best needs a selection split: the training folds hold a "
+                                  "single patient (use training.checkpoint=last)")
+        return {"training": training, "selection": selection, "held_out": held_out}
 
-    def _fingerprint(self, entries: list[DatalistEntry]) -> dict[str, Any]:
+    def _cohort(self, entries: dict[str, list[DatalistEntry]]) -> tuple[Cohort, dict[str, Any]]:
         path = self.out / "fingerprint.json"
         if self.rank == 0 and not path.exists():
-            write_json_atomic(path, compute_fingerprint(entries, self.config.seed))
+            write_json_atomic(path, compute_fingerprint(entries["training"] + entries["selection"], self.config.seed))
         self._barrier()
-        return json.loads(path.read_text(encoding="utf-8"))
+        fingerprint = json.loads(path.read_text(encoding="utf-8"))
+        root, stage1 = Path(self.config.cache_dir or self.out / "cache"), self.config.stage1_dir
+        if self.rank == 0:
+            build_cache([e for group in entries.values() for e in group], self.recipe, fingerprint, root, stage1)
+        self._barrier()
+        cached = {name: build_cache(group, self.recipe, fingerprint, root, stage1) for name, group in entries.items()}
+        return Cohort(cached["training"], cached["selection"], cached["held_out"]), fingerprint
 
     def _barrier(self) -> None:
         if self.world > 1:
@@ -110,183 +156,137 @@ class Trainer:
 
     # -- run ----------------------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
-        """Train; returns the best validation metric (and where it was reached)."""
-        config = self.config
+        """Train; returns the checkpoint choice (metric, value and epoch of the best epoch, or of the last)."""
+        self._prepare_folder()
+        entries = self._entries()
+        cohort, fingerprint = self._cohort(entries)
+        batch = int(self.training.get("batch_size", 2))
+        steps = int(self.training.get("steps_per_epoch") or max(len(cohort.training) * int(
+            self.training.get("patches_per_volume", 1)) // (batch * self.world), 1))
+        epochs = int(self.training["epochs"])
+        parts = build_parts(self.recipe, fingerprint, self.device, self.world, epochs, steps, self.config.bf16)
+        self.network = parts.network
+        state = TrainState(best=Best(str(self.training.get("select_by", "dice"))))
+        if self.config.resume:
+            state = self._restore(parts)
+        dataset = PatchDataset(cohort.training, self.recipe, self.config.seed, steps * batch * self.world)
+        if self.rank == 0:
+            info(f"training {self.recipe['name']} fold {self.config.fold}: {len(cohort.training)} training, "
+                 f"{len(cohort.selection)} selection and {len(cohort.held_out)} held-out studies, "
+                 f"{count_parameters(parts.network) / 1e6:.2f} M parameters, {epochs} epochs x {steps} steps, "
+                 f"batch {batch} x {self.world} rank(s) on {self.device} ({torch.get_num_threads()} threads)")
+        log = TrainingLog(self.out, self.rank == 0)
+        try:
+            for epoch in range(state.epoch, epochs):
+                row = self._epoch(parts, dataset, epoch, epochs, state, batch)
+                if self.rank == 0:
+                    row.update(self._validate(parts.network, cohort, epoch, epochs, state))
+                    self._save_last(parts, state)
+                    log.write(row)
+                self._barrier()
+        finally:
+            log.close()
+        if self.rank == 0:
+            self._finish(parts.network, cohort, entries, state)
+        return state.best.__dict__ if self.rule == "best" else {"metric": None, "value": None, "epoch": state.epoch}
+
+    def _prepare_folder(self) -> None:
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
-            if not config.resume and (self.out / "checkpoint_last.pt").exists():
+            if not self.config.resume and (self.out / LAST).exists():
                 raise PetsegError(f"{self.out} already holds a training run; add --resume to continue it")
             write_text_atomic(self.out / "recipe.yaml", yaml.safe_dump(self.recipe, sort_keys=False))
         self._barrier()
-        training_entries, validation_entries = self._split()
-        fingerprint = self._fingerprint(training_entries)
-        cache_root = Path(config.cache_dir or self.out / "cache")
-        stage1 = config.stage1_dir
-        if self.rank == 0:
-            build_cache(training_entries + validation_entries, self.recipe, fingerprint, cache_root, stage1)
-        self._barrier()
-        training_cases = build_cache(training_entries, self.recipe, fingerprint, cache_root, stage1)
-        validation_cases = build_cache(validation_entries, self.recipe, fingerprint, cache_root, stage1)
 
-        torch.manual_seed(config.seed)
-        network = build_network(self.recipe["network"], len(self.recipe["inputs"])).to(self.device)
-        loss = build_loss(self.recipe["loss"], float(np.mean(fingerprint["spacing_mm"]["median"]))).to(self.device)
-        optimizer = build_optimizer(self.recipe["optimizer"], [*network.parameters(), *loss.parameters()])
-        batch = int(self.training.get("batch_size", 2))
-        steps = int(self.training.get("steps_per_epoch") or max(len(training_cases) * int(
-            self.training.get("patches_per_volume", 1)) // (batch * self.world), 1))
-        epochs = int(self.training["epochs"])
-        scheduler = build_scheduler(self.recipe["scheduler"], optimizer, epochs, steps)
-        per_step_schedule = not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-        use_amp = bool(self.training.get("amp")) and self.device.type == "cuda"
-        scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-        autocast_dtype = torch.float16 if use_amp else None
-        if config.bf16 and self.device.type == "cpu":
-            if cpu_supports_bf16():
-                autocast_dtype = torch.bfloat16
-            else:
-                info("this CPU has no native bfloat16 (avx512_bf16); training in float32")
-        self.network = network  # the trained network, for callers that keep working in memory
-        if self.world > 1 and self.device.type == "cuda":
-            network = nn.SyncBatchNorm.convert_sync_batchnorm(network)  # batch statistics over all GPUs
-            self.network = network
-        model = nn.parallel.DistributedDataParallel(network) if self.world > 1 else network
-        select_by = str(self.training.get("select_by", "dice"))
-        state = {"epoch": 0, "step": 0, "skipped": 0, "best": {"metric": select_by, "value": None, "epoch": None}}
-        if config.resume:
-            state = self._restore(network, loss, optimizer, scheduler, scaler, state)
-        dataset = PatchDataset(training_cases, self.patch, float(self.training.get("positive_fraction", 0.5)),
-                               self.recipe.get("augment"), config.seed, steps * batch * self.world,
-                               float(self.training.get("oversample_positives", 1.0)),
-                               self.recipe["inputs"].index("stage1") if "stage1" in self.recipe["inputs"] else None)
+    def _epoch(self, parts: Parts, dataset: PatchDataset, epoch: int, epochs: int, state: TrainState,
+               batch: int) -> dict[str, Any]:
+        """One epoch of optimiser steps; returns its log row."""
+        start = time.perf_counter()
+        dataset.set_epoch(epoch)
+        torch.manual_seed(self.config.seed * 1_000_003 + epoch)
         shard = Subset(dataset, list(range(self.rank, len(dataset), self.world)))
-        pet_channel = self.recipe["inputs"].index("pet") if "pet" in self.recipe["inputs"] else 0
-        if self.rank == 0:
-            info(f"training {self.recipe['name']} fold {config.fold}: {len(training_cases)} training and "
-                 f"{len(validation_cases)} validation studies, {count_parameters(network) / 1e6:.2f} M parameters, "
-                 f"{epochs} epochs x {steps} steps, batch {batch} x {self.world} rank(s) on {self.device}")
-        writer = self._tensorboard() if self.rank == 0 else None
-        for epoch in range(state["epoch"], epochs):
-            start = time.perf_counter()
-            dataset.set_epoch(epoch)
-            torch.manual_seed(config.seed * 1_000_003 + epoch)
-            loader = DataLoader(shard, batch_size=batch, shuffle=False, num_workers=config.workers, drop_last=True)
-            losses = []
-            for sample in track(loader, f"epoch {epoch + 1}/{epochs}", total=len(loader)) if self.rank == 0 \
-                    else loader:
-                value = self._step(model, loss, optimizer, scaler, autocast_dtype, sample, pet_channel)
-                state["step"] += 1
-                if value is None:
-                    state["skipped"] += 1
-                else:
-                    losses.append(value)
-                if per_step_schedule:
-                    scheduler.step()
-                if self.on_step is not None:
-                    self.on_step(state["step"])
-            mean_loss = float(np.mean(losses)) if losses else math.nan
-            if not per_step_schedule:
-                scheduler.step(mean_loss)
-            state["epoch"] = epoch + 1
-            row = {"epoch": epoch + 1, "step": state["step"], "lr": optimizer.param_groups[0]["lr"],
-                   "train_loss": mean_loss, "skipped_steps": state["skipped"],
-                   "seconds": round(time.perf_counter() - start, 2)}
-            if self.rank == 0:
-                row.update(self._validate_and_select(network, validation_cases, epoch, epochs, state))
-                self._save_last(network, loss, optimizer, scheduler, scaler, state)
-                self._log(row, writer)
-            self._barrier()
-        if writer is not None:
-            writer.close()
-        if self.rank == 0:
-            self._describe(training_entries, validation_entries, state, count_parameters(network))
-        return state["best"]
+        loader = DataLoader(shard, batch_size=batch, shuffle=False, num_workers=self.config.workers, drop_last=True)
+        losses = []
+        for sample in track(loader, f"epoch {epoch + 1}/{epochs}", total=len(loader)) if self.rank == 0 else loader:
+            value = training_step(parts.model, parts.loss, parts.optimizer, sample["image"].to(self.device),
+                                  sample["label"].to(self.device), parts.pet_channel, parts.scaler, parts.autocast,
+                                  distributed=self.world > 1)
+            state.step += 1
+            if value is None:
+                state.skipped += 1
+                debug("non-finite loss: step skipped")
+            else:
+                losses.append(value)
+            if parts.per_step_schedule:
+                parts.scheduler.step()
+            if self.on_step is not None:
+                self.on_step(state.step)
+        mean_loss = float(np.mean(losses)) if losses else math.nan
+        if not parts.per_step_schedule:
+            parts.scheduler.step(mean_loss)
+        state.epoch = epoch + 1
+        seconds = time.perf_counter() - start
+        return {"epoch": epoch + 1, "step": state.step, "lr": parts.optimizer.param_groups[0]["lr"],
+                "train_loss": mean_loss, "skipped_steps": state.skipped, "seconds": round(seconds, 2),
+                "samples_per_s": round(len(loader) * batch * self.world / max(seconds, 1e-9), 2)}
 
-    def _step(self, model, loss, optimizer, scaler, dtype, sample, pet_channel: int) -> float | None:
-        value = training_step(model, loss, optimizer, sample["image"].to(self.device), sample["label"].to(self.device),
-                              pet_channel, scaler, dtype, distributed=self.world > 1)
-        if value is None:
-            debug("non-finite loss: step skipped")
-        return value
-
-    # -- validation, checkpoints, logs ----------------------------------------------------------------------
-    def _validate_and_select(self, network, cases, epoch: int, epochs: int, state: dict[str, Any]) -> dict:
+    # -- validation, checkpoints ------------------------------------------------------------------------------
+    def _validate(self, network: nn.Module, cohort: Cohort, epoch: int, epochs: int, state: TrainState) -> dict:
+        """On validation epochs: the selection split chooses the best checkpoint; the held-out fold is logged."""
         every = int(self.training.get("validate_every", 1))
-        if not cases or ((epoch + 1) % every and epoch + 1 != epochs):
+        if (epoch + 1) % every and epoch + 1 != epochs:
             return {}
-        metrics = validate(network, cases, self.recipe, self.device)
-        write_json_atomic(self.out / "validation.json", {"epoch": epoch + 1, **metrics})
-        best = state["best"]
-        value = metrics[best["metric"]]
-        better = (best["value"] is None or (value > best["value"] if HIGHER_IS_BETTER[best["metric"]]
-                                            else value < best["value"]))
-        if not math.isnan(value) and better:
-            best.update(value=value, epoch=epoch + 1)
-            self._save_atomic({"model": network.state_dict(), "epoch": epoch + 1, "metric": best["metric"],
-                               "value": value}, self.out / "checkpoint_best.pt")
-        return {f"val_{key}": metrics[key] for key in ("dice", "fpv_ml", "top_k_auroc")}
+        row: dict[str, Any] = {}
+        if cohort.selection:
+            metrics = validate(network, cohort.selection, self.recipe, self.device, self.threshold)
+            row.update({f"select_{key}": metrics[key] for key in ("dice", "fpv_ml", "top_k_auroc")})
+            if state.best.improves(metrics[state.best.metric]):  # ties go to the later epoch
+                state.best.value, state.best.epoch = float(metrics[state.best.metric]), epoch + 1
+                save_checkpoint({"model": network.state_dict(), "epoch": epoch + 1, "metric": state.best.metric,
+                                 "value": state.best.value}, self.out / BEST)
+        if cohort.held_out:
+            metrics = validate(network, cohort.held_out, self.recipe, self.device, self.threshold)
+            row.update({f"val_{key}": metrics[key] for key in ("dice", "fpv_ml", "top_k_auroc")})
+        return row
 
-    @staticmethod
-    def _save_atomic(content: dict[str, Any], path: Path) -> None:
-        with atomic_path(path) as tmp:
-            torch.save(content, tmp)
+    @property
+    def threshold(self) -> float:
+        """The probability threshold of the model (the recipe's `inference.threshold`, else 0.5)."""
+        return float((self.recipe.get("inference") or {}).get("threshold", 0.5))
 
-    def _save_last(self, network, loss, optimizer, scheduler, scaler, state: dict[str, Any]) -> None:
-        self._save_atomic({"model": network.state_dict(), "loss": loss.state_dict(),
-                           "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                           "scaler": scaler.state_dict(), "torch_rng": torch.get_rng_state(),
-                           "epoch": state["epoch"], "step": state["step"], "skipped": state["skipped"],
-                           "best": state["best"]}, self.out / "checkpoint_last.pt")
-        if not (self.out / "checkpoint_best.pt").exists():  # no validation split: the last one is the model
-            self._save_atomic({"model": network.state_dict(), "epoch": state["epoch"], "metric": None,
-                               "value": None}, self.out / "checkpoint_best.pt")
+    def _save_last(self, parts: Parts, state: TrainState) -> None:
+        save_checkpoint({"model": parts.network.state_dict(), "loss": parts.loss.state_dict(),
+                         "optimizer": parts.optimizer.state_dict(), "scheduler": parts.scheduler.state_dict(),
+                         "scaler": parts.scaler.state_dict(), "torch_rng": torch.get_rng_state(),
+                         **state.as_dict()}, self.out / LAST)
 
-    def _restore(self, network, loss, optimizer, scheduler, scaler, state: dict[str, Any]) -> dict[str, Any]:
-        path = self.out / "checkpoint_last.pt"
-        if not path.exists():
-            raise PetsegError(f"nothing to resume in {self.out} (no checkpoint_last.pt)")
-        saved = torch.load(path, map_location=self.device, weights_only=True)
-        network.load_state_dict(saved["model"])
-        loss.load_state_dict(saved["loss"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        scaler.load_state_dict(saved["scaler"])
-        torch.set_rng_state(saved["torch_rng"].cpu())
-        if self.rank == 0:
-            info(f"resuming after epoch {saved['epoch']} (step {saved['step']})")
-        return {"epoch": saved["epoch"], "step": saved["step"], "skipped": saved["skipped"], "best": saved["best"]}
-
-    def _tensorboard(self):
+    def _restore(self, parts: Parts) -> TrainState:
+        saved = load_checkpoint(self.out / LAST, self.device)
         try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            debug("tensorboard is not installed: logging to log.csv only")
-            return None
-        return SummaryWriter(log_dir=str(self.out / "tensorboard"))
+            parts.network.load_state_dict(saved["model"])
+            parts.loss.load_state_dict(saved["loss"])
+            parts.optimizer.load_state_dict(saved["optimizer"])
+            parts.scheduler.load_state_dict(saved["scheduler"])
+            parts.scaler.load_state_dict(saved["scaler"])
+            torch.set_rng_state(saved["torch_rng"].cpu())
+            state = TrainState.from_dict(saved)
+        except (KeyError, RuntimeError, ValueError, TypeError) as error:
+            raise PetsegError(f"{self.out / LAST} does not belong to this recipe's training run ({error}); "
+                              "train into a new folder") from None
+        if self.rank == 0:
+            info(f"resuming after epoch {state.epoch} (step {state.step})")
+        return state
 
-    def _log(self, row: dict[str, Any], writer) -> None:
-        path = self.out / "log.csv"
-        columns = ["epoch", "step", "lr", "train_loss", "skipped_steps", "val_dice", "val_fpv_ml", "val_top_k_auroc",
-                   "seconds"]
-        new = not path.exists()
-        with path.open("a", newline="", encoding="utf-8") as handle:
-            out = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-            if new:
-                out.writeheader()
-            out.writerow({key: row.get(key, "") for key in columns})
-        if writer is not None:
-            for key, value in row.items():
-                if key not in ("epoch", "step") and isinstance(value, float) and not math.isnan(value):
-                    writer.add_scalar(key, value, row["step"])
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in row.items() if isinstance(v, float) and k != "lr")
-        info(f"epoch {row['epoch']}: {shown}")
-
-    def _describe(self, training, validation, state: dict[str, Any], parameters: int) -> None:
-        write_json_atomic(self.out / "model.json", {
-            "petseg_version": __version__, "recipe": self.recipe["name"], "inputs": self.recipe["inputs"],
-            "fold": self.config.fold, "datalist": str(Path(self.config.datalist).resolve()),
-            "training_cases": [e.case for e in training], "validation_cases": [e.case for e in validation],
-            "patch_size_xyz": self.training["patch_size"], "parameters": parameters, "epochs": state["epoch"],
-            "steps": state["step"], "skipped_steps": state["skipped"], "best": state["best"], "threshold": 0.5,
-            "files": {"weights": "checkpoint_best.pt", "resume": "checkpoint_last.pt", "recipe": "recipe.yaml",
-                      "fingerprint": "fingerprint.json", "log": "log.csv", "validation": "validation.json"}})
+    def _finish(self, network: nn.Module, cohort: Cohort, entries: dict[str, list[DatalistEntry]],
+                state: TrainState) -> None:
+        """The final weights, the deployed checkpoint, its held-out metrics (validation.json) and model.json."""
+        save_checkpoint({"model": network.state_dict(), "epoch": state.epoch}, self.out / FINAL)
+        weights = BEST if self.rule == "best" and (self.out / BEST).exists() else FINAL
+        held_out = None
+        if cohort.held_out:
+            deployed = build_network(self.recipe["network"], len(self.recipe["inputs"])).to(self.device)
+            deployed.load_state_dict(load_checkpoint(self.out / weights, self.device)["model"])
+            held_out = validate(deployed, cohort.held_out, self.recipe, self.device, self.threshold)
+            write_json_atomic(self.out / "validation.json", {"weights": weights, "epoch": state.epoch, **held_out})
+        write_json_atomic(self.out / "model.json", describe_model(
+            self.recipe, self.config, entries, state, weights, held_out, count_parameters(network), self.threshold))

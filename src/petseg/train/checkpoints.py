@@ -1,0 +1,81 @@
+"""Checkpoints and the training state: written atomically, read weights-only, the best epoch chosen honestly.
+
+Files of a model folder: `checkpoint_last.pt` (everything needed to resume: model, optimiser, scheduler,
+scaler, RNG, state), `checkpoint_final.pt` (the weights at the end of training) and, for recipes that select
+a checkpoint (`training.checkpoint: best`), `checkpoint_best.pt` (the weights of the best epoch on the
+selection split carved from the training folds; ties go to the later epoch).
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from petseg.errors import PetsegError
+from petseg.io.atomic import atomic_path
+
+LAST, FINAL, BEST = "checkpoint_last.pt", "checkpoint_final.pt", "checkpoint_best.pt"
+HIGHER_IS_BETTER = {"dice": True, "top_k_auroc": True, "fpv_ml": False}
+
+
+def save_checkpoint(content: dict[str, Any], path: Path) -> None:
+    """torch.save to a temporary file, then rename: a kill never leaves a truncated checkpoint."""
+    with atomic_path(path) as tmp:
+        torch.save(content, tmp)
+
+
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """A petseg checkpoint, loaded weights-only (no code runs); one clear line for anything else."""
+    if not path.is_file():
+        raise PetsegError(f"checkpoint {path} does not exist")
+    try:
+        content = torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise PetsegError(f"{path} is not a petseg checkpoint, or it is truncated ({reason[:160]}); "
+                          "train again or restore the file") from None
+    if not isinstance(content, dict) or "model" not in content:
+        raise PetsegError(f"{path} is not a petseg checkpoint (no model weights in it)")
+    return content
+
+
+@dataclass
+class Best:
+    """The best validation value so far on the selection split (ties go to the later epoch)."""
+
+    metric: str
+    value: float | None = None
+    epoch: int | None = None
+
+    def improves(self, value: float) -> bool:
+        """True when `value` is at least as good as the best so far (NaN never is)."""
+        if math.isnan(value):
+            return False
+        if self.value is None:
+            return True
+        return value >= self.value if HIGHER_IS_BETTER[self.metric] else value <= self.value
+
+
+@dataclass
+class TrainState:
+    """Where training is: epochs and steps done, steps skipped (non-finite loss), the best epoch."""
+
+    epoch: int = 0
+    step: int = 0
+    skipped: int = 0
+    best: Best = field(default_factory=lambda: Best("dice"))
+
+    def as_dict(self) -> dict[str, Any]:
+        """For checkpoints and model.json."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> TrainState:
+        """The state stored in a checkpoint."""
+        return cls(int(saved["epoch"]), int(saved["step"]), int(saved["skipped"]), Best(**saved["best"]))
