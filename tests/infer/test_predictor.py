@@ -48,12 +48,39 @@ def test_gated_windows_agree_with_monai_and_lose_no_lesion(trained):
     assert skipped > 0
 
 
+def test_a_calibrated_gate_runs_fewer_windows_and_keeps_every_lesion(trained, tmp_path):
+    """The gate chosen on some held-out studies, applied to other held-out studies: MONAI's mask, fewer windows."""
+    from petseg.infer.calibrate import calibrate
+
+    model = tmp_path / "model"
+    shutil.copytree(trained.model, model)
+    entries = select(load_datalist(trained.cohort), "fold:0")
+    result = calibrate(Predictor([model], options()), entries[:4])
+    assert result["gate_suv"] >= 1.5  # at least the tracer's default: held-out lesions are hotter than that
+    calibrated, default = Predictor([model], options()), Predictor([model], options(gate_suv=1.5))
+    assert calibrated.decision.gate_suv == result["gate_suv"]
+    reference = Predictor([model], options(gate_suv=0.0))  # every window: MONAI's sliding window
+    fewer = 0
+    for entry in entries[4:]:
+        study = load_study(entry.pet, entry.ct, entry.label)
+        ours, full = calibrated.predict(study), reference.predict(study)
+        a, b = ours.probability.array >= 0.5, full.probability.array >= 0.5
+        assert a.sum() + b.sum() == 0 or 2 * (a & b).sum() / (a.sum() + b.sum()) >= 0.99
+        lesions = cc3d.connected_components(study.label.array > 0, connectivity=18)
+        for index in range(1, lesions.max() + 1):
+            if b[lesions == index].any():
+                assert a[lesions == index].any(), f"{entry.case}: lesion {index} lost by the calibrated gate"
+        assert ours.windows.run <= default.predict(study).windows.run
+        fewer += default.predict(study).windows.run - ours.windows.run
+    assert fewer >= 0 and full.windows.run == full.windows.total
+
+
 def test_flips_average_the_flipped_passes():
     torch.manual_seed(0)
     network = torch.nn.Sequential(torch.nn.Conv3d(2, 1, 3, padding=1))
     batch = torch.rand((2, 2, 8, 10, 12))
-    settings = InferenceOptions(flips=((), (2,))).resolve({"training": {"patch_size": [12, 10, 8]}}, "fdg",
-                                                          torch.device("cpu"))
+    options_ = InferenceOptions(flips=((), (2,)), bf16=False)
+    settings = options_.resolve({"training": {"patch_size": [12, 10, 8]}}, "fdg", torch.device("cpu"))
     flipped = network_predictor(network, settings)(batch)
     manual = 0.5 * (torch.sigmoid(network(batch)) + torch.sigmoid(network(batch.flip(4))).flip(4))
     torch.testing.assert_close(flipped, manual)
@@ -120,10 +147,14 @@ def test_bf16_on_cpu_keeps_the_mask(trained, small_phantom, monkeypatch):
     """bfloat16 + channels-last runs only on CPUs with native bf16; forced here to check the result holds."""
     monkeypatch.setattr("petseg.infer.settings.cpu_supports_bf16", lambda: True)
     study = small_phantom.study
-    fp32 = Predictor([trained.model], options()).predict(study).mask.array > 0
-    bf16_predictor = Predictor([trained.model], options(bf16=True))
+    fp32_predictor = Predictor([trained.model], options(bf16=False))
+    fp32 = fp32_predictor.predict(study).mask.array > 0
+    assert fp32_predictor.options.resolve(fp32_predictor.models[0].recipe, "fdg", fp32_predictor.device).dtype is None
+    bf16_predictor = Predictor([trained.model], options())  # the default: bfloat16 where the CPU has it
     settings = bf16_predictor.options.resolve(bf16_predictor.models[0].recipe, "fdg", bf16_predictor.device)
     assert settings.dtype is torch.bfloat16 and settings.channels_last
+    monkeypatch.setattr("petseg.infer.settings.cpu_supports_bf16", lambda: False)
+    assert bf16_predictor.options.resolve(bf16_predictor.models[0].recipe, "fdg", bf16_predictor.device).dtype is None
     bf16 = bf16_predictor.predict(study).mask.array > 0
     total = fp32.sum() + bf16.sum()
     assert total > 0 and 2 * (fp32 & bf16).sum() / total >= 0.95

@@ -6,7 +6,7 @@ import torch
 from monai.inferers import sliding_window_inference
 
 from petseg.infer.settings import DEFAULT_OVERLAP, InferenceOptions
-from petseg.infer.windows import WindowCount, sliding_probability, uptake_gate
+from petseg.infer.windows import WindowCount, sliding_probability, uptake_gate, window_coverage
 
 CPU = torch.device("cpu")
 
@@ -65,3 +65,13 @@ def test_gate_and_settings():
     assert resolved.roi_zyx == (40, 48, 48) and resolved.overlap == 0.6 and resolved.gate_suv == 0.0
     validation = InferenceOptions(flips=((), (2,))).for_validation().resolve(recipe, "fdg", CPU)
     assert validation.flips == ((),) and validation.gate_suv == 0.0 and validation.overlap == 0.25
+
+
+def test_window_coverage_is_where_running_and_skipped_windows_reach():
+    active = np.zeros((48, 24, 24), bool)
+    active[2, 12, 12] = True
+    ran, skipped = window_coverage(active, settings((24, 24, 16), batch=2))
+    assert ran[:16].all() and not ran[16:].any()  # the lowest window (z 0..15) alone runs
+    assert skipped[8:].all() and not skipped[:8].any()  # the next window (z 8..23) is skipped
+    ran, skipped = window_coverage(np.zeros((48, 24, 24), bool), settings((24, 24, 16)))
+    assert not ran.any() and skipped.all()

@@ -33,7 +33,8 @@ GATE_SUV = typer.Option(None, "--gate-suv", help="Skip windows without a voxel o
                         "tracer's, 1.5 FDG, 1.0 PSMA; 0 runs every window).")
 THRESHOLD = typer.Option(None, "--threshold", help="Probability threshold (default: the calibrated one).")
 BATCH = typer.Option(2, "--batch", help="Windows per network pass.")
-BF16 = typer.Option(False, "--bf16", help="bfloat16 on CPUs that support it natively.")
+BF16 = typer.Option(None, "--bf16/--fp32", help="Precision on CPUs (default: bfloat16 where the CPU has it "
+                    "natively, else float32).")
 THREADS = typer.Option(None, "--threads", help="CPU threads for torch (default: the CPUs this process may use).")
 
 
@@ -46,7 +47,7 @@ def suv_overrides(weight: float | None, dose: float | None, injection_time: str 
 
 
 def inference_options(device: str, overlap: float | None, tta: str, ensemble: str, gate_suv: float | None,
-                      threshold: float | None, batch: int, bf16: bool, threads: int | None) -> InferenceOptions:
+                      threshold: float | None, batch: int, bf16: bool | None, threads: int | None) -> InferenceOptions:
     """InferenceOptions from the command line (`--tta xyz` -> flips over z, y and x)."""
     letters = tta.lower().replace(",", "")
     if any(c not in "xyz" for c in letters):

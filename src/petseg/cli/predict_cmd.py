@@ -37,7 +37,7 @@ def predict(
     device: str = common.DEVICE, overlap: float | None = common.OVERLAP, tta: str = common.TTA,
     ensemble: str = common.ENSEMBLE, gate_suv: float | None = common.GATE_SUV,
     threshold: float | None = common.THRESHOLD, batch: int = common.BATCH,
-    bf16: bool = common.BF16, threads: int | None = common.THREADS,
+    bf16: bool | None = common.BF16, threads: int | None = common.THREADS,
 ) -> None:
     """Segment every study of a cohort with an ensemble of model folders; a failed study is reported and skipped."""
     from petseg.infer.cohort import parse_shard, predict_cohort, summary_name
@@ -66,15 +66,16 @@ def calibrate(
                                   "FPV, FNV)."),
     tracer: str = typer.Option("fdg", "--tracer", help="fdg or psma."),
     device: str = common.DEVICE, overlap: float | None = common.OVERLAP, tta: str = common.TTA,
-    ensemble: str = common.ENSEMBLE, gate_suv: float | None = common.GATE_SUV, batch: int = common.BATCH,
-    bf16: bool = common.BF16, threads: int | None = common.THREADS,
+    ensemble: str = common.ENSEMBLE, batch: int = common.BATCH, bf16: bool | None = common.BF16,
+    threads: int | None = common.THREADS,
 ) -> None:
-    """Choose the ensemble's threshold and post-processing on held-out studies; store them in the model folders."""
+    """Choose the ensemble's threshold, post-processing and window gate on held-out studies (every window run, so
+    the probabilities are MONAI's); store them in the model folders."""
     from petseg.infer.calibrate import calibrate as run_calibration
     from petseg.infer.predictor import Predictor
 
     studies = _studies(datalist, split, None)
-    predictor = Predictor(model, common.inference_options(device, overlap, tta, ensemble, gate_suv, None, batch, bf16,
+    predictor = Predictor(model, common.inference_options(device, overlap, tta, ensemble, None, None, batch, bf16,
                                                           threads))
     result = run_calibration(predictor, studies, objective, tracer,
                              progress=lambda items: track(items, "held-out studies", total=len(items)))
@@ -85,5 +86,5 @@ def calibrate(
         row = result[key]
         table.add_row(name, f"{value:.3f}", f"{row['dice']:.3f}", f"{row['fpv_ml']:.2f}", f"{row['fnv_ml']:.2f}")
     results.print(table)
-    results.print(f"post-processing: {result['postprocess'] or 'none'}")
+    results.print(f"post-processing: {result['postprocess'] or 'none'}; window gate: SUV {result['gate_suv']}")
     info(f"calibration.json written to {len(model)} model folder(s)")

@@ -37,7 +37,7 @@ def segment(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the results of an earlier run."),
     device: str = common.DEVICE, overlap: float | None = common.OVERLAP, tta: str = common.TTA,
     ensemble: str = common.ENSEMBLE, gate_suv: float | None = common.GATE_SUV,
-    threshold: float | None = common.THRESHOLD, batch: int = common.BATCH, bf16: bool = common.BF16,
+    threshold: float | None = common.THRESHOLD, batch: int = common.BATCH, bf16: bool | None = common.BF16,
     threads: int | None = common.THREADS,
 ) -> None:
     """Find and measure the lesions of one study: lesions.nii.gz, lesions.json, lesions.csv, mip.png, report.html

@@ -3,29 +3,38 @@ every member's model folder (`calibration.json`), and looked up for `predict` an
 
 The decision for a set of models: the threshold asked for on the command line, else the calibration made for
 exactly these models, else the models' own thresholds (mean; 0.5 for a majority vote); post-processing from
-the calibration, else none.
+the calibration, else none. The held-out probabilities are MONAI's (every window run). The calibration also
+holds the ensemble's window gate: the highest SUV at which, on every held-out study, every lesion voxel still
+lies in a window that runs and no skipped window touches the ensemble's mask, so that the gated masks are
+MONAI's masks exactly (skipping only lowers probabilities, so it never adds a voxel).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import SimpleITK as sitk
 
 from petseg.data.datalist import DatalistEntry
-from petseg.data.study import load_study
+from petseg.data.study import Study, load_study, resample_onto
 from petseg.errors import PetsegError
 from petseg.infer.models import ModelFolder
+from petseg.infer.settings import WindowSettings
 from petseg.infer.threshold import HeldOutCase, choose_postprocessing, choose_threshold, score
+from petseg.infer.windows import window_coverage
 from petseg.io.atomic import write_json_atomic
+from petseg.preprocess import preprocess_study
 
 if TYPE_CHECKING:
     from petseg.infer.predictor import Predictor
 
 CALIBRATION = "calibration.json"
+GATE_CANDIDATES = tuple(float(g) for g in np.round(np.arange(0.5, 10.01, 0.25), 2))  # SUV
 
 
 @dataclass(frozen=True)
@@ -34,7 +43,8 @@ class Decision:
 
     threshold: float
     postprocess: dict[str, Any] = field(default_factory=dict)
-    source: str = "models"  # "command line", "calibration" or "models"
+    source: str = "models"  # of the threshold: "command line", "calibration" or "models"
+    gate_suv: float | None = None  # the calibrated window gate, if any
 
 
 def load_calibration(models: list[ModelFolder]) -> dict[str, Any] | None:
@@ -51,18 +61,51 @@ def load_calibration(models: list[ModelFolder]) -> dict[str, Any] | None:
 
 def decide(models: list[ModelFolder], ensemble: str = "mean", threshold: float | None = None) -> Decision:
     """The decision for `models` combined by `ensemble` (see the module docstring)."""
-    calibration = load_calibration(models)
-    steps = dict(calibration.get("postprocess", {})) if calibration else {}
+    calibration = load_calibration(models) or {}
+    steps, gate = dict(calibration.get("postprocess", {})), calibration.get("gate_suv")
     if threshold is not None:
-        return Decision(float(threshold), steps, "command line")
-    if calibration is not None:
-        return Decision(float(calibration["threshold"]), steps, "calibration")
+        return Decision(float(threshold), steps, "command line", gate)
+    if calibration:
+        return Decision(float(calibration["threshold"]), steps, "calibration", gate)
     return Decision(0.5 if ensemble == "vote" else float(np.mean([m.threshold for m in models])), {}, "models")
+
+
+def safe_gate(predictor: Predictor, study: Study, mask: np.ndarray) -> float:
+    """The highest of `GATE_CANDIDATES` at which, for every model of the ensemble, the windows that run cover every
+    lesion voxel of `study` and no skipped window touches `mask` (the ensemble's, PET grid); 0 when none is."""
+    gate = math.inf
+    stage1 = {"stage1": study.suv.with_array(np.zeros(study.suv.shape, np.uint8))}  # only the grid matters here
+    predicted = study.suv.with_array(mask.astype(np.uint8))
+    for model in predictor.models:
+        settings = predictor.options.resolve(model.recipe, study.tracer, predictor.device)
+        prepared = preprocess_study(study, model.recipe, model.fingerprint, stage1)
+        lesion = prepared.label > 0 if prepared.label is not None else np.zeros(prepared.suv.shape, bool)
+        on_grid = resample_onto(predicted, prepared.grid, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8).array > 0
+        gate = min(gate, highest_safe_gate(prepared.suv, lesion, on_grid, settings))
+    return gate
+
+
+def highest_safe_gate(suv: np.ndarray, lesion: np.ndarray, mask: np.ndarray, settings: WindowSettings) -> float:
+    """Binary search over `GATE_CANDIDATES` (a higher gate runs fewer windows) for the highest gate whose running
+    windows cover every `lesion` voxel while no skipped window touches `mask`; 0 when even the lowest fails."""
+
+    def safe(gate: float) -> bool:
+        ran, skipped = window_coverage(suv >= gate, settings)
+        return bool(ran[lesion].all()) and not skipped[mask].any()
+
+    low, high = -1, len(GATE_CANDIDATES) - 1  # invariant: the candidates up to `low` are safe
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if safe(GATE_CANDIDATES[middle]) else (low, middle - 1)
+    return GATE_CANDIDATES[low] if low >= 0 else 0.0
+
+
 
 
 def held_out_cases(predictor: Predictor, entries: list[DatalistEntry], tracer: str,
                    progress: Callable[[Iterable], Iterable] | None = None) -> list[HeldOutCase]:
-    """The ensemble's probabilities on studies with ground truth (float16 to hold many whole-body maps)."""
+    """The ensemble's probabilities on studies with ground truth, every window run (MONAI's sliding window), in
+    float16 to hold many whole-body maps."""
     if not entries:
         raise PetsegError("the split holds no study: choose held-out studies with --split (e.g. testing or fold:0)")
     missing = [e.case for e in entries if e.label is None]
@@ -70,20 +113,25 @@ def held_out_cases(predictor: Predictor, entries: list[DatalistEntry], tracer: s
         raise PetsegError(f"calibration needs ground truth; no label for {', '.join(missing[:5])}")
     cases = []
     for entry in (progress or iter)(entries):
-        study = load_study(entry.pet, entry.ct, entry.label, {"tracer": tracer})
-        probability = predictor.probabilities(study)[0].astype(np.float16)
-        cases.append(HeldOutCase(entry.case, probability, study.label.array > 0, study.suv))
+        study = load_study(entry.pet, entry.ct, entry.label, {"tracer": tracer}, ct_optional=True)
+        cases.append(HeldOutCase(entry.case, predictor.probabilities(study, gate_suv=0.0)[0].astype(np.float16),
+                                 study.label.array > 0, study.suv, study))
     return cases
 
 
 def calibrate(predictor: Predictor, entries: list[DatalistEntry], objective: str = "dice", tracer: str = "fdg",
               progress: Callable[[Iterable], Iterable] | None = None) -> dict[str, Any]:
-    """Choose the threshold, then the post-processing; write calibration.json into each member folder."""
+    """Choose the threshold, then the post-processing, then the window gate; write calibration.json into each
+    member folder."""
     cases = held_out_cases(predictor, entries, tracer, progress)
     threshold, sweep = choose_threshold(cases, objective)
     steps, trials = choose_postprocessing(cases, threshold, objective, tracer)
+    lowest = min([threshold, *([steps["candidates"]["threshold"]] if "candidates" in steps else [])])
+    gate = min(safe_gate(predictor, c.study, c.probability >= lowest) for c in cases)  # type: ignore[arg-type]
+    if not any(c.label.any() for c in cases):
+        gate = None  # without a held-out lesion nothing says which gate keeps lesions
     result = {"members": sorted(m.name for m in predictor.models), "objective": objective, "tracer": tracer,
-              "threshold": threshold, "postprocess": steps, "cases": [c.case for c in cases],
+              "threshold": threshold, "postprocess": steps, "gate_suv": gate, "cases": [c.case for c in cases],
               "at_0.5": score(cases, 0.5, {}), "chosen": score(cases, threshold, steps),
               "sweep": sweep, "trials": trials}
     for model in predictor.models:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +80,13 @@ class Predictor:
         return Prediction(study.suv.with_array(probability), mask, self.decision, time.perf_counter() - start,
                           windows, gate)
 
-    def probabilities(self, study: Study) -> tuple[np.ndarray, WindowCount]:
+    def probabilities(self, study: Study, gate_suv: float | None = None) -> tuple[np.ndarray, WindowCount]:
         """The ensemble's probability map on the PET grid (cascade included), before any threshold, and the
-        windows placed and run."""
-        probability, windows = self._ensemble(self.stages.first, study, {})
+        windows placed and run; `gate_suv` overrides the window gate (0: every window, MONAI's result)."""
+        probability, windows = self._ensemble(self.stages.first, study, {}, gate_suv)
         if self.stages.second:
             first = decision_mask(probability, study.suv, self.first_stage_decision)  # type: ignore[arg-type]
-            probability, more = self._ensemble(self.stages.second, study, {"stage1": first})
+            probability, more = self._ensemble(self.stages.second, study, {"stage1": first}, gate_suv)
             windows += more
         return probability, windows
 
@@ -96,24 +96,28 @@ class Predictor:
                      "recipes": sorted({m.recipe["name"] for m in self.models}),
                      "threshold": prediction.decision.threshold, "threshold_source": prediction.decision.source,
                      "ensemble": self.options.ensemble, "flips": [list(f) for f in self.options.flips],
-                     "postprocess": prediction.decision.postprocess, "windows": prediction.windows.as_dict()}
+                     "postprocess": prediction.decision.postprocess, "windows": prediction.windows.as_dict(),
+                     "gate_suv": self.options.gate_suv if self.options.gate_suv is not None
+                     else prediction.decision.gate_suv}
         if prediction.gate is not None:
             described["gate"] = prediction.gate.as_dict()
         return described
 
-    def _ensemble(self, models: list[ModelFolder], study: Study, inputs: dict[str, Volume]
+    def _ensemble(self, models: list[ModelFolder], study: Study, inputs: dict[str, Volume], gate_suv: float | None
                   ) -> tuple[np.ndarray, WindowCount]:
         maps, windows = [], WindowCount()
         for model in models:
-            probability, count = self._one_model(model, study, inputs)
+            probability, count = self._one_model(model, study, inputs, gate_suv)
             windows += count
             maps.append((probability >= model.threshold).astype(np.float32) if self.options.ensemble == "vote"
                         else probability)
         return np.mean(maps, axis=0).astype(np.float32), windows
 
-    def _one_model(self, model: ModelFolder, study: Study, inputs: dict[str, Volume]
+    def _one_model(self, model: ModelFolder, study: Study, inputs: dict[str, Volume], gate_suv: float | None
                    ) -> tuple[np.ndarray, WindowCount]:
-        settings = self.options.resolve(model.recipe, study.tracer, self.device)
+        settings = self.options.resolve(model.recipe, study.tracer, self.device, self.decision.gate_suv)
+        if gate_suv is not None:
+            settings = replace(settings, gate_suv=gate_suv)
         prepared = preprocess_study(study, model.recipe, model.fingerprint, inputs)
         active = uptake_gate(prepared.suv, settings.gate_suv)
         if active is not None and not active.any():  # no uptake anywhere: nothing can be a lesion

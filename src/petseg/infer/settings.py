@@ -3,8 +3,9 @@ a model's recipe and the study's tracer into concrete `WindowSettings`.
 
 Defaults, each in one place: ROI = the recipe's `inference.roi_size`, else its training patch; overlap = the
 command line's, else the recipe's `inference.overlap`, else `DEFAULT_OVERLAP`; gate SUV = the command line's,
-else the tracer's (`petseg.tracers`); precision = fp16 AMP on GPUs for recipes trained with AMP, bfloat16 on
-CPUs only when asked and native. Training validation resolves the same settings (no flips, no gate).
+else the ensemble's calibrated gate (`petseg calibrate`), else the tracer's (`petseg.tracers`); precision = fp16
+AMP on GPUs for recipes trained with AMP, bfloat16 (channels-last) on CPUs that have it natively unless float32 is
+asked for. Training validation resolves the same settings (no flips, no gate).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class InferenceOptions:
     flips: Flips = ((),)  # each entry: array axes (0 z, 1 y, 2 x) flipped together
     ensemble: str = "mean"  # or "vote"
     gate_suv: float | None = None  # <= 0: no window skipping
-    bf16: bool = False  # CPU bfloat16 autocast (only where the CPU has it natively)
+    bf16: bool | None = None  # CPU bfloat16 autocast: None where the CPU has it natively, False never
     threshold: float | None = None  # None: the calibration's, else the models'
     progress: bool = True
     threads: int | None = None  # CPU threads for torch; None: the CPUs this process may use
@@ -76,12 +77,14 @@ class InferenceOptions:
         if self.threshold is not None and not 0.0 < self.threshold < 1.0:
             raise PetsegError(f"--threshold is a probability in (0, 1), got {self.threshold}")
 
-    def resolve(self, recipe: dict[str, Any], tracer: str, device: torch.device) -> WindowSettings:
-        """The concrete settings of one model (its recipe) on a study of `tracer`, run on `device`."""
+    def resolve(self, recipe: dict[str, Any], tracer: str, device: torch.device,
+                calibrated_gate: float | None = None) -> WindowSettings:
+        """The concrete settings of one model (its recipe) on a study of `tracer`, run on `device`;
+        `calibrated_gate` is the ensemble's gate SUV chosen on held-out studies, if any."""
         inference = recipe.get("inference") or {}
         roi = zyx(inference.get("roi_size") or recipe["training"]["patch_size"])
         overlap = self.overlap if self.overlap is not None else float(inference.get("overlap", DEFAULT_OVERLAP))
-        gate = self.gate_suv if self.gate_suv is not None else tracer_named(tracer).gate_suv
+        gate = next(g for g in (self.gate_suv, calibrated_gate, tracer_named(tracer).gate_suv) if g is not None)
         dtype = precision(device, bool((recipe.get("training") or {}).get("amp", True)), self.bf16)
         return WindowSettings(roi, overlap, max(float(gate), 0.0), tuple(tuple(f) for f in self.flips), dtype,
                               dtype is torch.bfloat16 and device.type == "cpu", self.batch_size,
@@ -92,12 +95,15 @@ class InferenceOptions:
         return replace(self, flips=((),), gate_suv=0.0, progress=False)
 
 
-def precision(device: torch.device, trained_with_amp: bool, bf16: bool) -> torch.dtype | None:
-    """fp16 on GPUs for models trained with AMP; bfloat16 on CPUs when asked and native; else float32."""
+def precision(device: torch.device, trained_with_amp: bool, bf16: bool | None) -> torch.dtype | None:
+    """fp16 on GPUs for models trained with AMP; on CPUs bfloat16 where native (unless `bf16` is False);
+    else float32."""
     if device.type == "cuda":
         return torch.float16 if trained_with_amp else None
+    if bf16 is False:
+        return None
+    if cpu_supports_bf16():
+        return torch.bfloat16
     if bf16:
-        if cpu_supports_bf16():
-            return torch.bfloat16
         debug("this CPU has no native bfloat16: inference in float32")
     return None

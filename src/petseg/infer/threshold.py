@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from petseg.data.study import Study
 from petseg.errors import PetsegError
 from petseg.infer.postprocess import apply_postprocessing
 from petseg.io.images import Volume
@@ -39,6 +40,7 @@ class HeldOutCase:
     probability: np.ndarray
     label: np.ndarray
     suv: Volume
+    study: Study | None = None  # the study itself, when the window gate is calibrated too
 
 
 def score(cases: list[HeldOutCase], threshold: float, steps: dict[str, Any]) -> dict[str, float]:

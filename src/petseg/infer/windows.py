@@ -114,3 +114,20 @@ def sliding_probability(predict: WindowPredictor, image: np.ndarray, settings: W
                                       device=stitch_device(device, tuple(image.shape[1:])),
                                       progress=settings.progress)
     return output[0, 0].float().cpu().numpy(), WindowCount(counts["total"], counts["run"])
+
+
+def window_coverage(active: np.ndarray, settings: WindowSettings) -> tuple[np.ndarray, np.ndarray]:
+    """bool (z, y, x) pair: the voxels some window that runs covers (a window holding an `active` voxel), and the
+    voxels some skipped window covers, for the windows MONAI places with these settings. A voxel that no skipped
+    window covers gets exactly MONAI's probability from the gated sliding window; one that no running window
+    covers gets 0."""
+    from monai.inferers import sliding_window_inference
+
+    def flags(windows: torch.Tensor) -> torch.Tensor:
+        ran = (windows.amax(dim=(1, 2, 3, 4)) > 0).float()[:, None, None, None, None]
+        ones = torch.ones((1, 1, *windows.shape[2:]))
+        return torch.cat([ran * ones, (1 - ran) * ones], dim=1)
+
+    tensor = torch.from_numpy(np.asarray(active, dtype=np.float32))[None, None]
+    output = sliding_window_inference(tensor, settings.roi_zyx, settings.batch_size, flags, settings.overlap)
+    return output[0, 0].numpy() > 0, output[0, 1].numpy() > 0
