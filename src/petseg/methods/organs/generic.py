@@ -1,0 +1,56 @@
+"""Rules that need no organ: noise specks, diffuse uptake, tube-like bowel, large uniform organs (PSMA).
+
+A noise speck is a region of a few voxels whose SUVmax passes the threshold by no more than the study's own
+noise allows: `max_noise_sd` x the noise SD at the threshold, which is the liver reference's SD scaled as
+Poisson noise scales (with the square root of the uptake). Real PET shows many such grains; a lesion that
+matters stands higher or spans more voxels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from petseg.methods.candidates import Candidate
+from petseg.methods.organs.context import Context, undecided, within
+
+
+def find_specks(candidates: list[Candidate], context: Context) -> None:
+    """Name noise specks (needs the liver reference)."""
+    rule = context.rule("speck")
+    if rule is None or context.liver is None:
+        return
+    noise = context.liver.sd * np.sqrt(context.threshold_suv / max(context.liver.mean, 1e-6))
+    level = context.threshold_suv + rule["max_noise_sd"] * noise
+    for c in undecided(candidates):
+        if within(c.voxels, rule["voxels"]) and c.volume_ml <= rule["max_volume_ml"] and c.suvmax < level:
+            c.reason = "noise speck"
+
+
+def find_diffuse(candidates: list[Candidate], context: Context) -> None:
+    """Name regions hardly hotter than the tissue around them."""
+    rule = context.rule("contrast")
+    if rule is None:
+        return
+    for c in undecided(candidates):
+        if c.contrast < rule["min_ratio"]:
+            c.reason = "diffuse uptake"
+
+
+def find_tubes(candidates: list[Candidate], context: Context) -> None:
+    """Name small tube-like regions (bowel segments, ureters off their corridor)."""
+    rule = context.rule("tubular")
+    if rule is None:
+        return
+    for c in undecided(candidates):
+        if c.elongation >= rule["min_elongation"] and c.volume_ml <= rule["max_volume_ml"]:
+            c.reason = "bowel or ureter"
+
+
+def find_uniform_organs(candidates: list[Candidate], context: Context) -> None:
+    """Name large regions of uniform uptake (PSMA liver and spleen)."""
+    rule = context.rule("uniform_organ")
+    if rule is None:
+        return
+    for c in undecided(candidates):
+        if c.volume_ml >= rule["min_volume_ml"] and c.cv <= rule["max_cv"]:
+            c.reason = "liver or spleen"
