@@ -34,6 +34,7 @@ class SegmentResult:
     tracer: str
     timings: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, Any] | None = None
+    suppressed: Volume | None = None  # SUV method: region k (uint16, PET grid) is method["suppressed"][k - 1]
 
     def lesions_json(self) -> dict[str, Any]:
         """The content of lesions.json."""
@@ -90,20 +91,21 @@ def segment(pet: str | Path | Volume | Study, ct: str | Path | Volume | None = N
                 raise PetsegError("give the PET as DICOM too when the CT is a DICOM folder (or convert both with "
                                   "`petseg convert`)")
             study = load_study(pet, ct, label, {"tracer": tracer})  # type: ignore[arg-type]
+    suppressed = None
     with step("segmenting", timings):
         if predictor is not None:
             prediction = predictor.predict(study, tracer)
             mask, provenance = prediction.mask, _model_provenance(predictor, prediction)
         else:
             found = segment_suv(study, tracer, params)
-            mask, provenance = found.mask, found.provenance()
+            mask, provenance, suppressed = found.mask, found.provenance(), found.suppressed_labels
     with step("quantifying", timings):
         lesions = quantify(study.suv, mask)
     metrics = None
     if study.label is not None:
         overlap = Overlap.of(study.label.array > 0, mask.array > 0, study.suv.voxel_ml)
         metrics = case_metrics(str(study.meta.get("case", "study")), overlap)
-    return SegmentResult(study, mask, lesions, provenance, tracer, timings, metrics)
+    return SegmentResult(study, mask, lesions, provenance, tracer, timings, metrics, suppressed)
 
 
 def _model_provenance(predictor: Any, prediction: Any) -> dict[str, Any]:
