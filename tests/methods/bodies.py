@@ -96,8 +96,9 @@ class Body:
 
 
 def standard_body(seed: int = 0, heart: str = "shell", testes: bool = False, ureters: bool = False,
-                  head: bool = True, noise: float = NOISE) -> Body:
-    """An adult from the vertex to the upper thighs, arms down; `heart` is solid, shell, ring or absent.
+                  head: bool = True, noise: float = NOISE, arms_up: bool = False) -> Body:
+    """An adult from the vertex to the upper thighs, arms down (or raised beside the head, hands beyond the
+    top of the grid); `heart` is solid, shell, ring or absent.
 
     `head` False starts the body at the skull base (as a field of view from the skull base would show it);
     `noise` sets the image noise (SD / sqrt(SUV))."""
@@ -106,7 +107,8 @@ def standard_body(seed: int = 0, heart: str = "shell", testes: bool = False, ure
     body.paint(body.cylinder((0, 10), (150, 100), (-890, -280)), *soft)
     body.paint(body.cylinder((0, 10), (60, 58), (-290, -150)), *soft)  # neck
     for side in (-1, 1):
-        body.paint(body.cylinder((side * 200, 10), (36, 36), (-800, -300)), *soft)  # arms
+        arm = ((side * 130, 20), (30, 30), (-330, 10)) if arms_up else ((side * 200, 10), (36, 36), (-800, -300))
+        body.paint(body.cylinder(*arm), *soft)
         body.paint(body.cylinder((side * 90, 5), (72, 72), (-1000, -890)), *soft)  # thighs
     if head:
         body.paint(body.ellipsoid((0, 5, -115), (78, 98, 118)), *soft)

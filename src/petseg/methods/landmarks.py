@@ -21,7 +21,7 @@ BODY_SUV = 0.1  # SUV above which a PET voxel is taken to be inside the body
 BODY_HU = -400.0
 MAJOR_PART = 0.25  # a part of an axial section counts when it has this fraction of the largest part's area
 HEAD_BAND_MM = 50.0  # the head's section lies within this distance of the trunk's midline
-SMOOTH_MM = 30.0  # local midline and centre are median-filtered over this axial length
+SMOOTH_MM = 100.0  # local midline and centre are median-filtered over this axial length (a bulge is shorter)
 SECTION_STEP_MM = 4.0  # axial sections are read on a grid of about this in-plane spacing
 
 
@@ -111,22 +111,22 @@ def body_frame(study: Study) -> BodyFrame:
 
 @dataclass(frozen=True)
 class _Part:
+    label: int
     area: float
     x: float
     y: float
 
 
-def _section_parts(section: np.ndarray, coords: tuple[np.ndarray, np.ndarray]) -> list[_Part]:
-    """The connected parts of one axial section with their area (voxels) and centre (mm), largest first."""
-    labels, count = cc3d.connected_components(section.astype(np.uint8), connectivity=8, return_N=True)
-    if count == 0:
-        return []
+def _section_parts(labels: np.ndarray, count: int, coords: tuple[np.ndarray, np.ndarray]) -> list[_Part]:
+    """The major connected parts of one labelled axial section with their area (voxels) and centre (mm),
+    largest first."""
     flat = labels.ravel()
     area = np.bincount(flat, minlength=count + 1)[1:].astype(float)
     x = np.bincount(flat, coords[0].ravel(), minlength=count + 1)[1:] / np.maximum(area, 1)
     y = np.bincount(flat, coords[1].ravel(), minlength=count + 1)[1:] / np.maximum(area, 1)
     order = np.argsort(-area)
-    return [_Part(float(area[i]), float(x[i]), float(y[i])) for i in order if area[i] >= MAJOR_PART * area[order[0]]]
+    return [_Part(int(i) + 1, float(area[i]), float(x[i]), float(y[i])) for i in order
+            if area[i] >= MAJOR_PART * area[order[0]]]
 
 
 def _is_legs(parts: list[_Part], midline: float) -> bool:
@@ -135,6 +135,29 @@ def _is_legs(parts: list[_Part], midline: float) -> bool:
         return False
     left, right = sorted((parts[0].x, parts[1].x))
     return left < midline - 20 < midline + 20 < right and not any(left < p.x < right for p in parts[2:])
+
+
+def _mirror_centre(xs: np.ndarray, step: float) -> float:
+    """The x about which the points `xs` are most symmetric (peak of the autoconvolution of their profile):
+    an asymmetric bulge (a bulky node, an arm against the trunk) hardly moves it, unlike the centroid."""
+    lo = float(xs.min())
+    profile = np.bincount(np.rint((xs - lo) / step).astype(np.int64)).astype(float)
+    return lo + float(np.argmax(np.convolve(profile, profile))) * step / 2
+
+
+def _section_centre(section: np.ndarray, coords: tuple[np.ndarray, np.ndarray], midline: float,
+                    step: float) -> tuple[float, float, bool, bool] | None:
+    """(x, y) of the main part of one axial section, whether it is the two legs, whether it is central."""
+    labels, count = cc3d.connected_components(section.astype(np.uint8), connectivity=8, return_N=True)
+    if count == 0:
+        return None
+    parts = _section_parts(labels, count, coords)
+    legs = _is_legs(parts, midline)
+    chosen = parts[:2] if legs else [min(parts, key=lambda p: abs(p.x - midline))]
+    inside = np.isin(labels, [p.label for p in chosen])
+    y = sum(p.y * p.area for p in chosen) / sum(p.area for p in chosen)
+    x = _mirror_centre(coords[0][inside], step)
+    return x, y, legs, abs(chosen[0].x - midline) <= HEAD_BAND_MM
 
 
 def _sections(body: np.ndarray, volume: Volume, midline: float) -> dict:
@@ -151,29 +174,21 @@ def _sections(body: np.ndarray, volume: Volume, midline: float) -> dict:
         grid[..., a] = (np.arange(moved.shape[1 + k]) * steps[k]).reshape(shape)
     plane = volume.index_to_physical(grid)  # (x, y, z) of every in-plane index, first slice
     coords = (plane[..., 0], plane[..., 1])
+    step = max(volume.spacing[0] * steps[-1], 1.0)
     xs, ys, legs = np.full(len(heights), midline), np.full(len(heights), np.nan), np.zeros(len(heights), bool)
     head_top = -np.inf
     for k in range(len(heights)):
-        parts = _section_parts(moved[k], coords)
-        if not parts:
-            continue
-        legs[k] = _is_legs(parts, midline)
-        if legs[k]:
-            xs[k], ys[k] = (parts[0].x + parts[1].x) / 2, (parts[0].y + parts[1].y) / 2
-        else:
-            main = min(parts, key=lambda p: abs(p.x - midline))
-            xs[k], ys[k] = main.x, main.y
-            if abs(main.x - midline) <= HEAD_BAND_MM:
+        found = _section_centre(moved[k], coords, midline, step)
+        if found is not None:
+            xs[k], ys[k], legs[k], central = found
+            if central and not legs[k]:
                 head_top = max(head_top, float(heights[k]))
     order = np.argsort(heights)
     heights, xs, ys, legs = heights[order], xs[order], ys[order], legs[order]
     known = ~np.isnan(ys)
-    if known.any():
-        ys = np.interp(heights, heights[known], ys[known])
-    else:
-        ys[:] = 0.0
-    step = float(np.median(np.abs(np.diff(heights)))) if len(heights) > 1 else 1.0
-    size = max(round(SMOOTH_MM / max(step, 1e-3)), 1) | 1
+    ys = np.interp(heights, heights[known], ys[known]) if known.any() else np.zeros_like(ys)
+    size = max(round(SMOOTH_MM / max(float(np.median(np.abs(np.diff(heights)))) if len(heights) > 1 else 1.0,
+                                     1e-3)), 1) | 1
     return {"section_z": heights, "section_x": ndimage.median_filter(xs, size, mode="nearest"),
             "section_y": ndimage.median_filter(ys, size, mode="nearest"),
             "head_top_mm": head_top if np.isfinite(head_top) else float(heights[-1]),
