@@ -41,3 +41,15 @@ def test_suppressed_regions_map_onto_their_entries(sts001):
     voxels = int((regions.array == heart["id"]).sum())
     assert voxels * sts001.study.suv.voxel_ml == pytest.approx(heart["volume_ml"], abs=0.01)
     assert not np.any((regions.array > 0) & (sts001.mask.array > 0))
+
+
+@pytest.mark.parametrize("case", ["STS_005", "STS_010", "STS_021", "STS_026", "STS_027", "STS_028"])
+def test_crops_around_a_sarcoma_keep_it(real_data, case):
+    """Crops hold no trunk or head to place organs by: a large hot sarcoma at the crop's top is not a brain,
+    one in the crop's middle not a heart, and no false liver reference thresholds it away."""
+    folder = real_data / "ibsi_sts_petct" / case
+    ct = folder / "ct.nii.gz"
+    result = segment(folder / "suv.nii.gz", ct if ct.exists() else None, label=folder / "label.nii.gz")
+    assert result.metrics["tp"] == 1
+    assert result.method["liver_reference"] is None
+    assert not {"brain", "myocardium", "kidney", "testis"} & {item["reason"] for item in result.method["suppressed"]}

@@ -89,7 +89,8 @@ def segment_suv(study: Study, tracer: str = "fdg", overrides: dict[str, str] | N
     suv = study.suv.array
     body = body_frame(study)
     liver = None
-    if params["threshold"]["mode"] == "percist" or params["organ_adaptive"]:
+    wanted = params["threshold"]["mode"] == "percist" or params["organ_adaptive"]
+    if wanted and body.height_mm >= params["trunk_min_extent_mm"]:  # a crop holds no liver to search for
         search = params["liver_search"]
         liver = find_liver_reference(study, body, tuple(search["suv"]), search["max_cv"])
     level = _threshold(params["threshold"], liver)
@@ -134,7 +135,8 @@ def _recognise(study: Study, body: BodyFrame, liver: LiverReference | None, leve
                labels: np.ndarray) -> list[Candidate]:
     """Candidates named by the organ rules, organs split from the lesions that touch them and judged again."""
     described = describe_candidates(study, labels)
-    classify(described, Context(study, body, liver, params["suppress"], level))
+    context = Context(study, body, liver, params["suppress"], level, params["trunk_min_extent_mm"])
+    classify(described, context)
     split = params["split"]
     organs = [c for c in described if c.reason in split["organs"] and c.volume_ml >= split["min_volume_ml"]]
     pieces = [piece for c in organs for piece in _split(study, labels, c, split)]
@@ -144,7 +146,7 @@ def _recognise(study: Study, body: BodyFrame, liver: LiverReference | None, leve
     described = [c for c in described if c.index not in replaced] + pieces
     for c in described:
         c.reason = c.reason if c.kept else None
-    classify(described, Context(study, body, liver, params["suppress"], level))
+    classify(described, Context(study, body, liver, params["suppress"], level, params["trunk_min_extent_mm"]))
     return described
 
 

@@ -1,7 +1,8 @@
 """The brain (FDG): the large hot region inside the skull, and nothing below where it ends.
 
-Seeds are the whole brain (the highest large hot region, its top near the top of the head) or, when the
-field of view cuts through the head, the hot regions cut by its top edge inside the head. Other regions are
+In a field of view that runs on below the head (a whole-body or head-and-neck scan, not a crop around a
+tumour), seeds are the whole brain (the highest large hot region, its top near the top of the head) or,
+when the field of view cuts through the head, the hot regions cut by its top edge inside the head. Other regions are
 brain only when they lie inside the seeds' slice-by-slice outline (convex hull) grown by `envelope_mm`:
 hot tissue below the skull base (neck nodes) or beside the skull is never brain. Where a CT covers a
 region, it must also lie inside the skull's bone ring.
@@ -43,6 +44,8 @@ def find_brain(candidates: list[Candidate], context: Context) -> None:
 def _new_seeds(candidates: list[Candidate], context: Context, rule: dict[str, Any]) -> list[Candidate]:
     body = context.body
     central = [c for c in undecided(candidates) if abs(body.lateral_mm(c.centroid)) <= rule["max_lateral_mm"]]
+    if body.height_mm < rule["min_extent_mm"]:
+        return []
     cut = [c for c in central if c.top_mm >= body.fov_top_mm - rule["fov_top_margin_mm"]
            and c.volume_ml >= rule["cut_min_volume_ml"] and _inside_skull(c, context, rule)]
     whole = [c for c in central if c.volume_ml >= rule["min_volume_ml"]

@@ -22,6 +22,7 @@ class Context:
     liver: LiverReference | None
     rules: dict[str, Any]
     threshold_suv: float
+    trunk_min_extent_mm: float
     skull_base_mm: float | None = None  # lowest point of the brain: the level of the skull base
     bladder: Candidate | None = None
     kidneys: list[Candidate] = field(default_factory=list)
@@ -29,6 +30,11 @@ class Context:
     def rule(self, name: str) -> dict[str, Any] | None:
         """A rule's parameters, or None where the rule is off."""
         return self.rules.get(name) or None
+
+    @property
+    def shows_trunk(self) -> bool:
+        """True when the field of view is long enough to hold the trunk (not a crop around a tumour)."""
+        return self.body.height_mm >= self.trunk_min_extent_mm
 
     @property
     def liver_z(self) -> float | None:

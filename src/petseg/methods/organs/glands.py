@@ -4,7 +4,7 @@ A gland is named only with its mirror partner: two regions mirrored across the l
 size and uptake, matched one to one, between just above the skull base (lacrimal glands) and the lower
 neck (submandibular glands, tonsils). A single node, or a node beside a gland that already has its partner,
 is never a gland. The skull base is the bottom of the brain where it was found; otherwise the sites are
-measured from the top of the body.
+measured from the top of a body that shows a head.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ def _at_site(c: Candidate, context: Context, rule: dict[str, Any]) -> bool:
     z = float(c.centroid[2])
     if context.skull_base_mm is not None:
         return within(z - context.skull_base_mm, rule["around_skull_base_mm"])
-    return context.body.depth_mm(c.centroid) <= rule["max_depth_mm"]
+    body = context.body
+    return body.head_present and body.height_mm >= rule["min_extent_mm"] and body.depth_mm(c.centroid) <= \
+        rule["max_depth_mm"]
 
 
 def _alike(a: Candidate, b: Candidate, rule: dict[str, Any]) -> bool:

@@ -2,6 +2,7 @@
 
 - Bladder: one compact, central region low in the pelvis (well below the liver, above the legs), water on
   CT where a CT covers it, or very hot (urine) on PET alone; the hottest such region (largest uptake) wins.
+  In a crop (no trunk to place it) only the CT's water says urine.
 - Kidneys: posterior-lateral regions beside the liver's level, mirrored across the midline in pairs.
 - Ureters: tube-like regions, running head-foot, on the corridor from a kidney's hottest point (the renal
   pelvis) to the bladder's side, along the psoas.
@@ -32,8 +33,12 @@ def find_bladder(candidates: list[Candidate], context: Context) -> None:
 
 def _is_bladder(c: Candidate, context: Context, rule: dict[str, Any]) -> bool:
     body = context.body
-    if c.volume_ml < rule["min_volume_ml"] or abs(body.lateral_mm(c.centroid)) > rule["max_lateral_mm"] \
-            or c.elongation > rule["max_elongation"]:
+    water = c.water_fraction is not None and c.water_fraction >= rule["min_water_fraction"]
+    if c.volume_ml < rule["min_volume_ml"] or c.elongation > rule["max_elongation"]:
+        return False
+    if not context.shows_trunk:  # a crop: no anatomy to place it, urine on CT only
+        return water
+    if abs(body.lateral_mm(c.centroid)) > rule["max_lateral_mm"]:
         return False
     z = float(c.centroid[2])
     if context.liver_z is None and body.legs_top_mm is None:
@@ -41,7 +46,6 @@ def _is_bladder(c: Candidate, context: Context, rule: dict[str, Any]) -> bool:
     else:
         in_pelvis = (context.liver_z is None or z <= context.liver_z - rule["below_liver_mm"]) and \
             (body.legs_top_mm is None or z >= body.legs_top_mm - rule["below_legs_top_mm"])
-    water = c.water_fraction is not None and c.water_fraction >= rule["min_water_fraction"]
     return in_pelvis and (water or c.suvmax >= rule["min_suvmax"])
 
 
@@ -107,6 +111,6 @@ def find_urine_on_ct(candidates: list[Candidate], context: Context) -> None:
     if rule is None:
         return
     for c in undecided(candidates):
-        if c.core_hu is not None and within(c.core_hu, rule["core_hu"]) and in_liver_window(
-                context, c.centroid, [-np.inf, rule["max_above_liver_mm"]], [rule["min_depth_fraction"], 1.0]):
+        if c.core_hu is not None and within(c.core_hu, rule["core_hu"]) and (not context.shows_trunk or in_liver_window(
+                context, c.centroid, [-np.inf, rule["max_above_liver_mm"]], [rule["min_depth_fraction"], 1.0])):
             c.reason = "urinary tract"
