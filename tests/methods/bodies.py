@@ -98,7 +98,7 @@ class Body:
 def standard_body(seed: int = 0, heart: str = "shell", testes: bool = False, ureters: bool = False,
                   head: bool = True, noise: float = NOISE, arms_up: bool = False) -> Body:
     """An adult from the vertex to the upper thighs, arms down (or raised beside the head, hands beyond the
-    top of the grid); `heart` is solid, shell, ring or absent.
+    top of the grid); `heart` is solid, shell, ring (the lateral wall), arc (a short stretch of it) or absent.
 
     `head` False starts the body at the skull base (as a field of view from the skull base would show it);
     `noise` sets the image noise (SD / sqrt(SUV))."""
@@ -151,10 +151,13 @@ def _heart(body: Body, kind: str) -> None:
         body.paint(cavity, 7.0, 42.0)  # thick, blurred myocardium: the heart fills at the threshold
     elif kind == "shell":
         body.paint(wall, 11.0, 45.0)
-    elif kind == "ring":
-        _, _, x = body.coords()
-        body.paint(wall & (x > centre[0] + 10), 11.0, 45.0)  # the lateral wall only
-        body.paint(wall & (x <= centre[0] + 10), 1.8, 45.0)
+    elif kind in ("ring", "arc"):
+        z, y, x = body.coords()
+        hot = wall & (x > centre[0] + 10)  # the lateral wall only ...
+        if kind == "arc":  # ... or just a short stretch of it
+            hot &= (np.abs(z - centre[2]) < 22) & (y > centre[1] - 15)
+        body.paint(wall, 1.8, 45.0)
+        body.paint(hot, 11.0, 45.0)
     else:
         body.paint(wall, 1.6, 45.0)
 

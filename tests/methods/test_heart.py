@@ -11,7 +11,7 @@ from tests.methods.bodies import found, standard_body
 NODE = (-12, -5, -425)  # a mediastinal node above the heart
 
 
-@pytest.mark.parametrize("kind", ["solid", "shell", "ring", "absent"])
+@pytest.mark.parametrize("kind", ["solid", "shell", "ring", "arc", "absent"])
 def test_myocardium_in_every_pattern_is_not_a_lesion(kind):
     body = standard_body(5, heart=kind)
     body.node(NODE, 8, 9.0)

@@ -18,8 +18,10 @@ WATER_HU = (-20.0, 20.0)
 class Candidate:
     """One candidate region: where it is, its shape and uptake, its CT where covered, and the verdict.
 
-    `axis` is the unit principal direction (x, y, z); `hollow_mm` the distance from the centroid to the
-    region's nearest voxel (0 for solid blobs, large for shells and rings); `water_fraction`/`core_hu` are
+    `elongation` and `flatness` are sqrt(largest / middle) and sqrt(middle / smallest) principal variance (~1
+    for a ball; a tube is elongated, a plate flat); `axis` is the unit principal direction (x, y, z);
+    `hollow_mm` the distance from the centroid to the region's nearest voxel (0 for solid blobs, large for
+    shells and rings); `water_fraction`/`core_hu` are
     None where the CT does not cover the region. `reason` is set when it is recognised as physiological
     uptake or noise; `kept` marks an organ's core kept through a split.
     """
@@ -38,6 +40,7 @@ class Candidate:
     uptake: float
     cv: float
     elongation: float
+    flatness: float
     axis: np.ndarray
     shell_ratio: float
     hollow_mm: float
@@ -64,14 +67,14 @@ def describe_candidates(study: Study, labels: np.ndarray, indices: list[int] | N
         voxels = np.argwhere(mask) + [s.start for s in box]
         physical = suv.index_to_physical(voxels)
         centroid = physical.mean(axis=0)
-        elongation, axis = _principal(physical)
+        elongation, flatness, axis = _principal(physical)
         water, core_hu = _ct_features(study, box, mask, voxels[np.argmax(values)])
         candidates.append(Candidate(
             index=index, box=box, mask=mask, voxels=int(mask.sum()), volume_ml=mask.sum() * suv.voxel_ml,
             centroid=centroid, top_mm=float(physical[:, 2].max()), bottom_mm=float(physical[:, 2].min()),
             half_extent_mm=(physical.max(axis=0) - physical.min(axis=0)) / 2, peak_mm=physical[np.argmax(values)],
             suvmax=float(values.max()), uptake=float(values.sum() * suv.voxel_ml),
-            cv=float(values.std() / max(values.mean(), 1e-6)), elongation=elongation, axis=axis,
+            cv=float(values.std() / max(values.mean(), 1e-6)), elongation=elongation, flatness=flatness, axis=axis,
             shell_ratio=_shell_ratio(mask), hollow_mm=float(np.min(np.linalg.norm(physical - centroid, axis=1))),
             water_fraction=water, core_hu=core_hu,
             contrast=float(values.max()) / _background(suv.array, labels, box, margin)))
@@ -103,13 +106,13 @@ def _background(suv: np.ndarray, labels: np.ndarray, box: tuple[slice, ...], mar
     return max(float(np.median(around)), 0.05) if around.size else 0.05
 
 
-def _principal(points: np.ndarray) -> tuple[float, np.ndarray]:
-    """sqrt(largest / second-largest principal variance) (~1 for round regions, large for tubes) and the
-    unit principal direction."""
+def _principal(points: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """Elongation, flatness (see `Candidate`) and the unit principal direction of a point cloud."""
     if len(points) < 4:
-        return 1.0, np.array([0.0, 0.0, 1.0])
+        return 1.0, 1.0, np.array([0.0, 0.0, 1.0])
     variances, vectors = np.linalg.eigh(np.cov(points.T))
-    return float(np.sqrt(variances[2] / max(variances[1], 1e-6))), vectors[:, 2]
+    return (float(np.sqrt(variances[2] / max(variances[1], 1e-6))),
+            float(np.sqrt(variances[1] / max(variances[0], 1e-6))), vectors[:, 2])
 
 
 def _shell_ratio(mask: np.ndarray) -> float:

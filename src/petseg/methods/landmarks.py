@@ -94,11 +94,10 @@ def body_frame(study: Study) -> BodyFrame:
     else:
         sizes = np.bincount(labels[inside])
         body = labels == int(np.argmax(sizes[1:]) + 1)
-    index = np.argwhere(body) if body.any() else np.zeros((1, 3))
-    lo, hi = index.min(axis=0), index.max(axis=0)
+    lo, hi, mean = _extent(body)
     corners = np.array([[a, b, c] for a in (lo[0], hi[0]) for b in (lo[1], hi[1]) for c in (lo[2], hi[2])])
     physical = suv.index_to_physical(corners)
-    centre = suv.index_to_physical(index.mean(axis=0))
+    centre = suv.index_to_physical(mean)
     shape = np.array(suv.shape) - 1
     grid_corners = suv.index_to_physical(np.array([[a, b, c] for a in (0, shape[0]) for b in (0, shape[1])
                                                    for c in (0, shape[2])]))
@@ -107,6 +106,19 @@ def body_frame(study: Study) -> BodyFrame:
                      height_mm=float(physical[:, 2].max() - physical[:, 2].min()),
                      midline_x=float(centre[0]), center_y=float(centre[1]), head_present=_head_present(body, suv),
                      fov_top_mm=float(grid_corners[:, 2].max()), **sections)
+
+
+def _extent(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lowest and highest index and mean index (z, y, x) of the True voxels (zeros for an empty mask)."""
+    if not mask.any():
+        return np.zeros(3), np.zeros(3), np.zeros(3)
+    lo, hi, mean = np.zeros(3), np.zeros(3), np.zeros(3)
+    for axis in range(3):
+        counts = mask.sum(axis=tuple(a for a in range(3) if a != axis))
+        rows = np.flatnonzero(counts)
+        lo[axis], hi[axis] = rows[0], rows[-1]
+        mean[axis] = float(np.dot(np.arange(counts.size), counts)) / float(counts.sum())
+    return lo, hi, mean
 
 
 @dataclass(frozen=True)

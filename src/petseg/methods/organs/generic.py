@@ -1,6 +1,7 @@
 """Rules that need no organ: noise specks, diffuse uptake, tube-like bowel, large uniform organs (PSMA).
 
-A noise speck is a region of a few voxels whose SUVmax passes the threshold by no more than the study's own
+A noise speck is a region of up to about a resolution element (and at least two voxels) whose SUVmax passes
+the threshold by no more than the study's own
 noise allows: `max_noise_sd` x the noise SD at the threshold, which is the liver reference's SD scaled as
 Poisson noise scales (with the square root of the uptake). Real PET shows many such grains; a lesion that
 matters stands higher or spans more voxels.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from petseg.methods.candidates import Candidate
-from petseg.methods.organs.context import Context, undecided, within
+from petseg.methods.organs.context import Context, undecided
 
 
 def find_specks(candidates: list[Candidate], context: Context) -> None:
@@ -22,7 +23,7 @@ def find_specks(candidates: list[Candidate], context: Context) -> None:
     noise = context.liver.sd * np.sqrt(context.threshold_suv / max(context.liver.mean, 1e-6))
     level = context.threshold_suv + rule["max_noise_sd"] * noise
     for c in undecided(candidates):
-        if within(c.voxels, rule["voxels"]) and c.volume_ml <= rule["max_volume_ml"] and c.suvmax < level:
+        if c.voxels >= rule["min_voxels"] and c.volume_ml <= rule["max_volume_ml"] and c.suvmax < level:
             c.reason = "noise speck"
 
 
