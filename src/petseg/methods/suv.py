@@ -99,7 +99,7 @@ def segment_suv(study: Study, tracer: str = "fdg", overrides: dict[str, str] | N
         candidates = _relative_to_own_max(suv, candidates, float(params["threshold"]["relative_fraction"]))
     if liver is not None and params["organ_adaptive"]:
         candidates &= ~(liver.region & (suv < liver.mean + float(params["organ_adaptive_sd"]) * liver.sd))
-    labels, _ = label_components(candidates)
+    labels = label_components(candidates)[0].astype(np.uint32, copy=False)  # room for the split pieces
     described = _recognise(study, body, liver, level, params, labels)
     mask = np.zeros(suv.shape, dtype=np.uint8)
     named = np.zeros(suv.shape, dtype=np.uint16)
@@ -164,11 +164,10 @@ def _split(study: Study, labels: np.ndarray, organ: Candidate, params: dict[str,
     values = study.suv.array[box]
     uptake = np.bincount(pieces[region], weights=values[region], minlength=count + 1)
     order = [int(i) for i in np.argsort(-uptake[1:]) + 1]
-    indices = [organ.index]
-    labels[box][pieces == order[0]] = organ.index
-    for piece in order[1:]:
-        indices.append(int(labels.max()) + 1)
-        labels[box][pieces == piece] = indices[-1]
+    first_new = int(labels.max()) + 1
+    indices = [organ.index, *range(first_new, first_new + count - 1)]
+    for piece, index in zip(order, indices, strict=True):
+        labels[box][pieces == piece] = index
     described = describe_candidates(study, labels, indices)
     described[0].reason, described[0].kept = organ.reason, True
     return described

@@ -3,8 +3,9 @@
 A noise speck is a region of up to about a resolution element (and at least two voxels) whose SUVmax passes
 the threshold by no more than the study's own
 noise allows: `max_noise_sd` x the noise SD at the threshold, which is the liver reference's SD scaled as
-Poisson noise scales (with the square root of the uptake). Real PET shows many such grains; a lesion that
-matters stands higher or spans more voxels.
+Poisson noise scales (with the square root of the uptake), and that rides on its tissue (SUVmax under
+`max_contrast` x the SUV around it: a spot in the lung is no grain). Real PET shows many such grains; a lesion
+that matters stands higher, stands out of its surroundings or spans more voxels.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ def find_specks(candidates: list[Candidate], context: Context) -> None:
     noise = context.liver.sd * np.sqrt(context.threshold_suv / max(context.liver.mean, 1e-6))
     level = context.threshold_suv + rule["max_noise_sd"] * noise
     for c in undecided(candidates):
-        if c.voxels >= rule["min_voxels"] and c.volume_ml <= rule["max_volume_ml"] and c.suvmax < level:
+        if c.voxels >= rule["min_voxels"] and c.volume_ml <= rule["max_volume_ml"] and c.suvmax < level \
+                and c.contrast < rule["max_contrast"]:
             c.reason = "noise speck"
 
 
