@@ -89,8 +89,7 @@ def segment_suv(study: Study, tracer: str = "fdg", overrides: dict[str, str] | N
     suv = study.suv.array
     body = body_frame(study)
     liver = None
-    wanted = params["threshold"]["mode"] == "percist" or params["organ_adaptive"]
-    if wanted and body.height_mm >= params["trunk_min_extent_mm"]:  # a crop holds no liver to search for
+    if body.height_mm >= params["trunk_min_extent_mm"]:  # the trunk's anchor and noise reference; not in a crop
         search = params["liver_search"]
         liver = find_liver_reference(study, body, tuple(search["suv"]), search["max_cv"])
     level = _threshold(params["threshold"], liver)
