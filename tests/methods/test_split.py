@@ -50,3 +50,19 @@ def test_large_pieces_stay_with_the_organ():
     params = dict(PARAMS, max_piece_ml=20.0)
     assert split_region(suv, suv >= 3.0, SPACING, PARAMS).max() == 2
     assert split_region(suv, suv >= 3.0, SPACING, params).max() == 1
+
+
+def test_a_fine_grid_keeps_the_narrow_valley():
+    from scipy import ndimage
+
+    z, y, x = np.mgrid[0:60, 0:60, 0:80] * 2.0
+    activity = np.zeros(z.shape, np.float32)
+    activity[(z - 60) ** 2 + (y - 60) ** 2 + (x - 50) ** 2 <= 20.0**2] = 20.0
+    activity[(z - 60) ** 2 + (y - 60) ** 2 + (x - 82) ** 2 <= 8.0**2] = 8.0  # a valley one voxel wide
+    suv = ndimage.gaussian_filter(activity, 7.0 / 2.3548 / 2.0)
+    mask = suv >= 3.0
+    assert label_components(mask)[1] == 1
+    pieces = split_region(suv, mask, (2.0, 2.0, 2.0), PARAMS)
+    assert pieces.shape == mask.shape and pieces.max() == 2
+    assert np.all((pieces > 0) == mask)
+    assert pieces[30, 30, 41] != pieces[30, 30, 25]

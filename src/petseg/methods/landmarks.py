@@ -22,7 +22,7 @@ BODY_HU = -400.0
 MAJOR_PART = 0.25  # a part of an axial section counts when it has this fraction of the largest part's area
 HEAD_BAND_MM = 50.0  # the head's section lies within this distance of the trunk's midline
 SMOOTH_MM = 100.0  # local midline and centre are median-filtered over this axial length (a bulge is shorter)
-SECTION_STEP_MM = 4.0  # axial sections are read on a grid of about this in-plane spacing
+SECTION_STEP_MM = (6.0, 5.0)  # axial sections are read about this far apart, on about this in-plane spacing
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,10 +175,12 @@ def _section_centre(section: np.ndarray, coords: tuple[np.ndarray, np.ndarray], 
 def _sections(body: np.ndarray, volume: Volume, midline: float) -> dict:
     """Local centre of every axial section, the top of the head and the top of the legs."""
     axis = axial_axis(volume)
-    heights = slice_heights(volume, axis)
     plane_axes = [a for a in range(3) if a != axis]
-    steps = [max(int(SECTION_STEP_MM // volume.spacing_zyx[a]), 1) for a in plane_axes]
-    moved = np.moveaxis(body, axis, 0)[:, ::steps[0], ::steps[1]]
+    steps = [max(round(SECTION_STEP_MM[1] / volume.spacing_zyx[a]), 1) for a in plane_axes]
+    rows = np.arange(0, volume.shape[axis], max(round(SECTION_STEP_MM[0] / volume.spacing_zyx[axis]), 1))
+    rows = np.union1d(rows, [volume.shape[axis] - 1])  # the last section too (the top or the bottom)
+    heights = slice_heights(volume, axis)[rows]
+    moved = np.moveaxis(body, axis, 0)[rows][:, ::steps[0], ::steps[1]]
     grid = np.zeros((*moved.shape[1:], 3))
     for k, a in enumerate(plane_axes):
         shape = [1, 1]
