@@ -57,6 +57,7 @@ def segment(pet: str | Path | Volume | Study, ct: str | Path | Volume | None = N
     with step("reading the study", timings):
         study = _study(pet, ct, label, tracer, {"roi": roi, "overrides": suv_overrides, "pet_series": pet_series,
                                                 "ct_series": ct_series})
+    suppressed = None
     with step("segmenting", timings):
         if predictor is not None:
             prediction = predictor.predict(study)
@@ -65,14 +66,14 @@ def segment(pet: str | Path | Volume | Study, ct: str | Path | Volume | None = N
             from petseg.methods.suv import segment_suv
 
             found = segment_suv(study, study.tracer, params)
-            mask, provenance = found.mask, found.provenance()
+            mask, provenance, suppressed = found.mask, found.provenance(), found.suppressed_labels
     with step("quantifying", timings):
         lesions = quantify(study.suv, mask)
     metrics = None
     if study.label is not None:
         overlap = Overlap.of(study.label.array > 0, mask.array > 0, study.suv.voxel_ml)
         metrics = case_metrics(str(study.meta.get("case", "study")), overlap)
-    return SegmentResult(study, mask, lesions, provenance, timings, metrics)
+    return SegmentResult(study, mask, lesions, provenance, timings, metrics, suppressed)
 
 
 def _study(pet: str | Path | Volume | Study, ct: str | Path | Volume | None, label: str | Path | Volume | None,

@@ -26,12 +26,11 @@ from typing import Any
 import numpy as np
 import SimpleITK as sitk
 
-from petseg.data.study import Study, resample_onto
+from petseg.data.study import BODY_SUV, Study, resample_onto
 from petseg.errors import PetsegError
 from petseg.io.images import Volume
 from petseg.metrics.components import bounding_box
 
-BODY_SUV = 0.1  # SUV above which a PET voxel is inside the body (the SUV method's landmarks use the same floor)
 CROP_MARGIN_MM = 10.0  # around the foreground box, so no patch starts at the skin
 RESAMPLING = {"pet": (sitk.sitkLinear, 0.0), "ct": (sitk.sitkLinear, -1024.0)}  # others: nearest neighbour, 0
 

@@ -32,6 +32,7 @@ class SegmentResult:
     method: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, Any] | None = None
+    suppressed: Volume | None = None  # SUV method: region k (uint16, PET grid) is method["suppressed"][k - 1]
 
     @property
     def tracer(self) -> str:

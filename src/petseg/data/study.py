@@ -26,6 +26,7 @@ CT_FILL_HU = -1024.0
 # Median "body" value above which a PET is taken to be in Bq/ml (or counts), not SUV. Real SUV
 # images have body medians of about 0.3-5 even when cropped to a hot region; Bq/ml ones, thousands.
 MAX_PLAUSIBLE_BODY_SUV = 50.0
+BODY_SUV = 0.1  # SUV above which a PET voxel is inside the body (the SUV method's landmarks, the foreground crop)
 
 
 @dataclass

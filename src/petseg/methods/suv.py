@@ -3,9 +3,11 @@
 1. Candidate lesion voxels from an SUV threshold: a fixed absolute SUV, the PERCIST liver-based
    threshold (1.5 x liver mean + 2 SD, liver found automatically), or a fraction (41 %) of each
    candidate's own SUVmax. Inside the liver a voxel must also exceed liver mean + 4 SD.
-2. Physiological uptake removed component by component (`physiology`): brain, bladder, kidneys,
-   myocardium, paired glands, bowel and ureters, and for PSMA the liver and spleen.
-3. Components under a minimum volume dropped.
+2. Physiological uptake and noise recognised region by region (`organs`): brain, bladder, kidneys,
+   ureters, myocardium, testes, paired glands, bowel, noise specks, and for PSMA the liver and spleen.
+3. A region named as an organ is split (`split`) where a lesion touches it, the organ's own piece keeps
+   its name and the other pieces are judged again, so a node beside the brain, heart or bladder survives.
+4. Regions under a minimum volume dropped.
 Parameters per tracer live in `suv_params.yaml`.
 """
 
@@ -24,8 +26,11 @@ import yaml
 from petseg.data.study import Study
 from petseg.errors import PetsegError, PetsegWarning
 from petseg.io.images import Volume
-from petseg.methods.landmarks import LiverReference, body_frame, find_liver_reference
-from petseg.methods.physiology import Candidate, classify, describe_candidates
+from petseg.methods.candidates import Candidate, describe_candidates
+from petseg.methods.landmarks import BodyFrame, body_frame
+from petseg.methods.liver import LiverReference, find_liver_reference
+from petseg.methods.organs import Context, classify
+from petseg.methods.split import split_region
 from petseg.metrics.components import label_components
 from petseg.overrides import apply_overrides
 
@@ -42,6 +47,7 @@ class SuvMethodResult:
     liver: LiverReference | None
     suppressed: list[dict[str, Any]] = field(default_factory=list)
     too_small: int = 0
+    suppressed_labels: Volume | None = None  # uint16, PET grid: region k is suppressed[k - 1]
 
     def provenance(self) -> dict[str, Any]:
         """JSON-ready description of the method run."""
@@ -75,38 +81,88 @@ def segment_suv(study: Study, tracer: str = "fdg", overrides: dict[str, str] | N
     params = method_parameters(tracer, overrides)
     suv = study.suv.array
     body = body_frame(study)
-    threshold = params["threshold"]
     liver = None
-    if threshold["mode"] == "percist" or params["organ_adaptive"]:
+    if body.height_mm >= params["trunk_min_extent_mm"]:  # the trunk's anchor and noise reference; not in a crop
         search = params["liver_search"]
         liver = find_liver_reference(study, body, tuple(search["suv"]), search["max_cv"])
-    level = float(threshold["suv"])
-    if threshold["mode"] == "percist":
-        if liver is None:
-            warnings.warn(f"no liver reference found; using the fixed threshold SUV {level:g} instead of PERCIST",
-                          PetsegWarning, stacklevel=2)
-        else:
-            level = 1.5 * liver.mean + threshold["percist_sd"] * liver.sd
-    elif threshold["mode"] == "relative":
-        level = float(threshold["relative_seed_suv"])
+    level = _threshold(params["threshold"], liver)
     candidates = body.mask & (suv >= level)
-    if threshold["mode"] == "relative":
-        candidates = _relative_to_own_max(suv, candidates, float(threshold["relative_fraction"]))
+    if params["threshold"]["mode"] == "relative":
+        candidates = _relative_to_own_max(suv, candidates, float(params["threshold"]["relative_fraction"]))
     if liver is not None and params["organ_adaptive"]:
         candidates &= ~(liver.region & (suv < liver.mean + float(params["organ_adaptive_sd"]) * liver.sd))
-    labels, count = label_components(candidates)
-    described = describe_candidates(study, labels, count)
-    classify(described, body, params["suppress"], study.has_ct)
+    labels = label_components(candidates)[0].astype(np.uint32, copy=False)  # room for the split pieces
+    described = _recognise(study, body, liver, level, params, labels)
     mask = np.zeros(suv.shape, dtype=np.uint8)
-    suppressed, too_small = [], 0
+    named = np.zeros(suv.shape, dtype=np.uint16)
+    suppressed: list[dict[str, Any]] = []
+    too_small = 0
     for candidate in described:
         if candidate.reason is not None:
-            suppressed.append(_summary(candidate))
+            suppressed.append(_summary(candidate, len(suppressed) + 1))
+            named[candidate.box][candidate.mask] = len(suppressed)
         elif candidate.volume_ml < params["min_volume_ml"]:
             too_small += 1
         else:
             mask[candidate.box][candidate.mask] = 1
-    return SuvMethodResult(study.suv.with_array(mask), params, level, liver, suppressed, too_small)
+    return SuvMethodResult(study.suv.with_array(mask), params, level, liver, suppressed, too_small,
+                           study.suv.with_array(named))
+
+
+def _threshold(threshold: dict[str, Any], liver: LiverReference | None) -> float:
+    """The candidate threshold in SUV."""
+    level = float(threshold["suv"])
+    if threshold["mode"] == "percist":
+        if liver is None:
+            warnings.warn(f"no liver reference found; using the fixed threshold SUV {level:g} instead of PERCIST",
+                          PetsegWarning, stacklevel=3)
+        else:
+            level = 1.5 * liver.mean + threshold["percist_sd"] * liver.sd
+    elif threshold["mode"] == "relative":
+        level = float(threshold["relative_seed_suv"])
+    return level
+
+
+def _recognise(study: Study, body: BodyFrame, liver: LiverReference | None, level: float, params: dict[str, Any],
+               labels: np.ndarray) -> list[Candidate]:
+    """Candidates named by the organ rules, organs split from the lesions that touch them and judged again."""
+    described = describe_candidates(study, labels)
+    context = Context(study, body, liver, params["suppress"], level, params["trunk_min_extent_mm"])
+    classify(described, context)
+    split = params["split"]
+    organs = [c for c in described if c.reason in split["organs"] and c.volume_ml >= split["min_volume_ml"]]
+    pieces = [piece for c in organs for piece in _split(study, labels, c, split)]
+    if not pieces:
+        return described
+    replaced = {c.index for c in organs if any(p.index == c.index for p in pieces)}
+    described = [c for c in described if c.index not in replaced] + pieces
+    for c in described:
+        c.reason = c.reason if c.kept else None
+    classify(described, Context(study, body, liver, params["suppress"], level, params["trunk_min_extent_mm"]))
+    return described
+
+
+def _split(study: Study, labels: np.ndarray, organ: Candidate, params: dict[str, Any]) -> list[Candidate]:
+    """The pieces of `organ` (written into `labels`), the organ's own piece first and kept; [] if it stays whole."""
+    spacing = study.suv.spacing_zyx
+    margin = [int(np.ceil(params["smooth_mm"] / s)) + 1 for s in spacing]
+    box = tuple(slice(max(b.start - m, 0), min(b.stop + m, n))
+                for b, m, n in zip(organ.box, margin, labels.shape, strict=True))
+    region = labels[box] == organ.index
+    pieces = split_region(study.suv.array[box], region, spacing, params)
+    count = int(pieces.max())
+    if count <= 1:
+        return []
+    values = study.suv.array[box]
+    uptake = np.bincount(pieces[region], weights=values[region], minlength=count + 1)
+    order = [int(i) for i in np.argsort(-uptake[1:]) + 1]
+    first_new = int(labels.max()) + 1
+    indices = [organ.index, *range(first_new, first_new + count - 1)]
+    for piece, index in zip(order, indices, strict=True):
+        labels[box][pieces == piece] = index
+    described = describe_candidates(study, labels, indices)
+    described[0].reason, described[0].kept = organ.reason, True
+    return described
 
 
 def _relative_to_own_max(suv: np.ndarray, seeds: np.ndarray, fraction: float) -> np.ndarray:
@@ -119,6 +175,6 @@ def _relative_to_own_max(suv: np.ndarray, seeds: np.ndarray, fraction: float) ->
     return seeds & (suv >= fraction * maxima[labels])
 
 
-def _summary(candidate: Candidate) -> dict[str, Any]:
-    return {"reason": candidate.reason, "volume_ml": round(candidate.volume_ml, 3),
+def _summary(candidate: Candidate, region_id: int) -> dict[str, Any]:
+    return {"id": region_id, "reason": candidate.reason, "volume_ml": round(candidate.volume_ml, 3),
             "suvmax": round(candidate.suvmax, 2), "centroid_mm": [round(float(v), 1) for v in candidate.centroid]}

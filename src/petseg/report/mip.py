@@ -3,7 +3,8 @@
 Coronal and sagittal MIPs in the radiological convention (patient's right on the viewer's left in the
 coronal view, anterior on the left in the sagittal view, head up), inverted grey, a fixed SUV window.
 Lesions are coloured and numbered as in the lesion table; a ground truth, when given, is drawn as
-contours.
+contours; regions the SUV method recognised as physiological uptake or noise are shaded in a colour per
+reason (none of them close to a lesion colour or the ground truth's green), named in a legend.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import patheffects
-from matplotlib.colors import ListedColormap
+from matplotlib.colors import ListedColormap, to_rgba
+from matplotlib.patches import Patch
 
 from petseg.io.atomic import atomic_path
 from petseg.io.images import Volume
@@ -25,10 +27,19 @@ from petseg.results import SegmentResult
 from petseg.tracers import tracer_named
 
 LESION_COLOURS = plt.get_cmap("tab10").colors
+TRUTH_COLOUR = "#00a000"
+# Each at least 38 CIELAB units from every lesion colour and 60 from the ground truth's green.
+REASON_COLOURS = {
+    "brain": "#800b4a", "myocardium": "#ff1575", "bladder": "#8a6a00", "kidney": "#ff9575", "ureter": "#f460ff",
+    "urinary tract": "#ffd4ff", "testis": "#00ffd4", "paired gland": "#600095", "noise speck": "#dfdfaa",
+    "diffuse uptake": "#0b2060", "bowel or ureter": "#0000ff", "liver or spleen": "#006aff",
+}
+OTHER_REASON_COLOUR = "#000000"
+SUPPRESSED_ALPHA = 0.35
 
 
 def write_mip(result: SegmentResult, path: Path, title: str | None = None) -> Path:
-    """Draw the coronal and sagittal MIPs with numbered lesions (and truth contours) to a PNG."""
+    """Draw the coronal and sagittal MIPs with numbered lesions, shaded suppressed regions (and truth contours)."""
     suv = result.study.suv
     labels = result.quantification.labels
     window = tracer_named(result.tracer).display_suv
@@ -37,34 +48,81 @@ def write_mip(result: SegmentResult, path: Path, title: str | None = None) -> Pa
     lesion_views = [view[crop] for view, crop in zip(projections(suv, labels.array), crops, strict=True)]
     truth_views = ([view[crop] for view, crop in zip(projections(suv, result.study.label.array), crops, strict=True)]
                    if result.study.label is not None else [None, None])
+    shaded, reasons = _suppressed_overlays(result, crops)
     sx, sy, sz = suv.spacing
     height = 9.0
     widths = [coronal.shape[1] * sx, sagittal.shape[1] * sy]
     fig_width = height * sum(widths) / (coronal.shape[0] * sz) + 0.8
-    fig, axes = plt.subplots(1, 2, figsize=(fig_width, height), gridspec_kw={"width_ratios": widths})
+    fig, axes = plt.subplots(1, 2, figsize=(fig_width, height + (0.6 if reasons else 0.0)),
+                             gridspec_kw={"width_ratios": widths})
     count = max(int(labels.array.max()), 1)
     colours = ListedColormap([LESION_COLOURS[i % len(LESION_COLOURS)] for i in range(count)])
-    for ax, image, lesion_map, truth, aspect, name, crop in (
-            (axes[0], coronal, lesion_views[0], truth_views[0], sz / sx, "coronal", crops[0]),
-            (axes[1], sagittal, lesion_views[1], truth_views[1], sz / sy, "sagittal", crops[1])):
+    for ax, image, overlay, lesion_map, truth, aspect, name, crop in (
+            (axes[0], coronal, shaded[0], lesion_views[0], truth_views[0], sz / sx, "coronal", crops[0]),
+            (axes[1], sagittal, shaded[1], lesion_views[1], truth_views[1], sz / sy, "sagittal", crops[1])):
         ax.imshow(image, cmap="gray_r", vmin=0.0, vmax=window, aspect=aspect, interpolation="bilinear")
+        _shade_suppressed(ax, overlay, reasons, aspect)
         if lesion_map.any():
             shown = np.ma.masked_where(lesion_map == 0, lesion_map.astype(float) - 1)
             ax.imshow(shown, cmap=colours, vmin=-0.5, vmax=count - 0.5, alpha=0.75, aspect=aspect,
                       interpolation="nearest")
         if truth is not None and truth.any():
-            ax.contour(truth > 0, levels=[0.5], colors="#00a000", linewidths=0.8)
+            ax.contour(truth > 0, levels=[0.5], colors=TRUTH_COLOUR, linewidths=0.8)
         _number_lesions(ax, result, name, crop)
         ax.set_title(name, fontsize=10)
         ax.set_axis_off()
     heading = title or result.study.meta.get("case") or "PET MIP"
     fig.suptitle(f"{heading} - {len(result.quantification.lesions)} lesion(s); SUV window 0-{window:g}"
                  + ("; green: ground truth" if result.study.label is not None else ""), fontsize=10)
-    fig.tight_layout()
+    _legend(fig, reasons)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
     return path
+
+
+def reason_colour(reason: str) -> str:
+    """The shading colour of a suppressed region's reason."""
+    return REASON_COLOURS.get(reason, OTHER_REASON_COLOUR)
+
+
+def _suppressed_overlays(result: SegmentResult, crops: list[tuple[slice, slice]]) -> tuple[list, list[str]]:
+    """Projected reason codes (coronal, sagittal; 0 = none, k = reasons[k - 1]) of the suppressed regions."""
+    regions = getattr(result, "suppressed", None)
+    items = result.method.get("suppressed", []) if isinstance(result.method, dict) else []
+    if regions is None or not items or not regions.array.any():
+        return [None, None], []
+    reasons = list(dict.fromkeys(item["reason"] for item in items))
+    lookup = np.zeros(int(regions.array.max()) + 1, dtype=np.uint8)
+    for item in items:
+        lookup[item["id"]] = reasons.index(item["reason"]) + 1
+    views = projections(regions, lookup[regions.array])
+    return [view[crop] for view, crop in zip(views, crops, strict=True)], reasons
+
+
+def _shade_suppressed(ax, codes: np.ndarray | None, reasons: list[str], aspect: float) -> None:
+    """A light fill and an outline in each reason's colour."""
+    if codes is None:
+        return
+    rgba = np.zeros((*codes.shape, 4), dtype=np.float32)
+    for code, reason in enumerate(reasons, start=1):
+        rgba[codes == code] = to_rgba(reason_colour(reason), SUPPRESSED_ALPHA)
+    ax.imshow(rgba, aspect=aspect, interpolation="nearest")
+    for code, reason in enumerate(reasons, start=1):
+        if (codes == code).any():
+            ax.contour(codes == code, levels=[0.5], colors=reason_colour(reason), linewidths=0.7)
+
+
+def _legend(fig, reasons: list[str]) -> None:
+    """The suppressed reasons' colours below the views (or just the layout where nothing was suppressed)."""
+    if not reasons:
+        fig.tight_layout()
+        return
+    handles = [Patch(facecolor=to_rgba(reason_colour(r), SUPPRESSED_ALPHA), edgecolor=reason_colour(r), label=r)
+               for r in reasons]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False,
+               title="recognised and left out (not lesions)", title_fontsize=8)
+    fig.tight_layout(rect=(0.0, 0.07, 1.0, 1.0))
 
 
 def _body_crops(suv: Volume, margin: int = 5) -> list[tuple[slice, slice]]:
