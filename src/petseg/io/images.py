@@ -17,6 +17,7 @@ import SimpleITK as sitk
 
 from petseg.errors import PetsegError, PetsegWarning
 from petseg.io.atomic import atomic_path, full_suffix
+from petseg.io.nifti import check_nifti, is_nifti, restore_non_finite
 
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".mha", ".nrrd")
 
@@ -120,14 +121,17 @@ def is_image_path(path: str | Path) -> bool:
 def read_volume(path: str | Path, dtype: type | np.dtype | None = None) -> Volume:
     """Read a NIfTI/MHA/NRRD file into a `Volume`, optionally casting the array to `dtype`.
 
-    NIfTI files whose affine is not orthonormal (which ITK refuses) are read with nibabel and the
-    direction is orthonormalised with a warning. A 4D file with a single time point is accepted.
+    NIfTI files are read through completely first (a truncated or damaged file is refused), and keep their
+    NaN/Inf voxels as every other format does (ITK's NIfTI reader sets them to 0). NIfTI files whose affine
+    is not orthonormal (which ITK refuses) are read with nibabel and the direction is orthonormalised with a
+    warning. A 4D file with a single time point is accepted.
     """
     path = Path(path)
     if not path.exists():
         raise PetsegError(f"file not found: {path}")
     if path.is_dir():
         raise PetsegError(f"{path} is a folder, not an image file (DICOM folders need `petseg convert`)")
+    check = check_nifti(path) if is_nifti(path) else None
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
@@ -138,6 +142,8 @@ def read_volume(path: str | Path, dtype: type | np.dtype | None = None) -> Volum
     else:
         image = _squeeze_single_frame(image, path)
         volume = Volume.from_sitk(image)
+        if check is not None and check.non_finite:
+            volume = volume.with_array(restore_non_finite(volume.array, path))
     if dtype is not None and volume.array.dtype != dtype:
         volume = volume.with_array(volume.array.astype(dtype))
     return volume
