@@ -25,6 +25,7 @@ from petseg.cli import (  # noqa: F401  (commands register on the app)
 from petseg.cli.app import app
 from petseg.console import console
 from petseg.errors import PetsegError
+from petseg.io.atomic import write_fault
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -41,10 +42,20 @@ def run(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except PetsegError as exc:
-        console.print(Text.assemble(("error:", "red"), f" {exc}"), soft_wrap=True)
-        return 2
+        return _user_error(str(exc))
+    except OSError as exc:  # a disk or folder fault outside the atomic writers (a folder made, a file moved)
+        fault = write_fault(exc, exc.filename or "a file")
+        if fault is None:
+            raise
+        return _user_error(str(fault))
     finally:
         warnings.showwarning = previous
+
+
+def _user_error(message: str) -> int:
+    """One line on stderr; exit status 2."""
+    console.print(Text.assemble(("error:", "red"), f" {message}"), soft_wrap=True)
+    return 2
 
 
 def main() -> None:

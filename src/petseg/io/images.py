@@ -8,6 +8,7 @@ the physical directions of the x, y and z array axes. The array itself is indexe
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from petseg.errors import PetsegError, PetsegWarning
-from petseg.io.atomic import atomic_path, full_suffix
-from petseg.io.nifti import check_nifti, is_nifti, restore_non_finite
+from petseg.io.atomic import WRITE_FAULTS, atomic_path, full_suffix
+from petseg.io.nifti import check_nifti, is_nifti, restore_non_finite, verify_written
 
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".mha", ".nrrd")
 
@@ -155,8 +156,21 @@ def write_volume(volume: Volume, path: str | Path, compress: bool = True) -> Pat
     if not is_image_path(path):
         raise PetsegError(f"cannot write {path}: use one of {', '.join(IMAGE_SUFFIXES)}")
     with atomic_path(path) as tmp:
-        sitk.WriteImage(volume.to_sitk(), str(tmp), useCompression=compress)
+        try:
+            sitk.WriteImage(volume.to_sitk(), str(tmp), useCompression=compress)
+        except RuntimeError as exc:
+            raise _write_fault(exc, tmp) from None
+        if is_nifti(path):
+            verify_written(tmp)  # ITK's NIfTI writer reports no failed write
     return path
+
+
+def _write_fault(exc: RuntimeError, tmp: Path) -> Exception:
+    """An ITK write error as the OSError it was (which `atomic_path` turns into one line), else as it is."""
+    for code in WRITE_FAULTS:
+        if os.strerror(code) in str(exc):
+            return OSError(code, os.strerror(code), str(tmp))
+    return exc
 
 
 def _squeeze_single_frame(image: sitk.Image, path: Path) -> sitk.Image:

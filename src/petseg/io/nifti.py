@@ -9,7 +9,9 @@ them back, so that a NIfTI reads like every other format and the caller warns ab
 
 from __future__ import annotations
 
+import errno
 import io
+import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ import numpy as np
 from petseg.errors import PetsegError
 
 CHUNK = 1 << 20
+NEARLY_FULL = 16 << 20  # bytes free on a file system where a write just failed: it is full
 _GZIP_MAGIC = b"\x1f\x8b"
 _HEADER_SIZES = {348: "Nifti1Header", 540: "Nifti2Header"}
 
@@ -60,6 +63,17 @@ def check_nifti(path: Path) -> NiftiCheck:
     if size < expected:
         raise damaged(path, f"it holds {size} of the {expected} bytes its header promises (the file is truncated)")
     return NiftiCheck(size, expected, counter.count if counter is not None else 0)
+
+
+def verify_written(path: Path) -> None:
+    """Raise the OSError of a failed write when the NIfTI just written to `path` came out incomplete."""
+    try:
+        check_nifti(path)
+    except PetsegError:
+        status = os.statvfs(path.parent)
+        if status.f_bavail * status.f_frsize < NEARLY_FULL:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
+        raise OSError(errno.EIO, "the written file came out incomplete", str(path)) from None
 
 
 def restore_non_finite(array: np.ndarray, path: Path) -> np.ndarray:
