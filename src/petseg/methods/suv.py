@@ -25,6 +25,7 @@ from petseg.data.study import Study
 from petseg.errors import PetsegError, PetsegWarning
 from petseg.io.images import Volume
 from petseg.methods.landmarks import LiverReference, body_frame, find_liver_reference
+from petseg.methods.params import check_parameters
 from petseg.methods.physiology import Candidate, classify, describe_candidates
 from petseg.metrics.components import label_components
 from petseg.overrides import apply_overrides
@@ -65,6 +66,7 @@ def method_parameters(tracer: str, overrides: dict[str, str] | None = None) -> d
         raise PetsegError(f"no SUV-method parameters for tracer {tracer!r}; choose one of {', '.join(table)}")
     params = apply_overrides(copy.deepcopy(table[tracer]), overrides, table[tracer],
                              "parameter of the SUV method")
+    check_parameters(params, table[tracer])
     if params["threshold"]["mode"] not in THRESHOLD_MODES:
         raise PetsegError(f"threshold.mode must be one of {', '.join(THRESHOLD_MODES)}")
     return params
