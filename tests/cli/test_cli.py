@@ -65,3 +65,24 @@ def test_demo_refuses_to_mix_runs(tmp_path, capsys):
     (foreign / "thesis.tex").write_text("precious")
     assert run(["demo", "-o", str(foreign), "--size", "small", "--overwrite"]) == 2
     assert (foreign / "thesis.tex").exists()
+
+
+def test_quiet_and_verbose_work_after_the_command_too(tmp_path, small_phantom, capsys):
+    from petseg.data.phantom.generate import write_phantom_case
+
+    files = write_phantom_case(small_phantom, tmp_path / "cases" / "one")
+    for flags in ([], ["-q"], ["--quiet"]):
+        assert run(["datalist", "--folder", str(tmp_path / "cases"), "-o", str(tmp_path / "d.json"), "--folds", "1",
+                    *flags]) == 0
+        assert ("1 training and 0 test studies" in capsys.readouterr().err) == (not flags)
+    assert run(["segment", "--pet", str(files.pet), "-o", str(tmp_path / "out"), "-v"]) == 0
+    assert "segmenting:" in capsys.readouterr().err  # the step timings --verbose adds
+    assert run(["--help"]) == 0
+    assert "also after the command" in capsys.readouterr().out
+
+
+def test_an_option_value_that_looks_like_a_flag_stays():
+    from petseg.cli.app import hoist_global_flags
+
+    assert hoist_global_flags(["segment", "--roi", "-q", "-v"]) == ["-v", "segment", "--roi", "-q"]
+    assert hoist_global_flags(["--quiet", "demo", "--", "-q"]) == ["--quiet", "demo", "--", "-q"]

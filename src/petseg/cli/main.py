@@ -22,7 +22,7 @@ from petseg.cli import (  # noqa: F401  (commands register on the app)
     segment_cmd,
     train_cmd,
 )
-from petseg.cli.app import app
+from petseg.cli.app import app, hoist_global_flags
 from petseg.console import console
 from petseg.errors import PetsegError
 from petseg.io.atomic import write_fault
@@ -37,7 +37,8 @@ def run(argv: list[str] | None = None) -> int:
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
-        app(args=argv, prog_name="petseg")  # standalone: handles --help and usage errors, then exits
+        args = hoist_global_flags(sys.argv[1:] if argv is None else argv)
+        app(args=args, prog_name="petseg")  # standalone: handles --help and usage errors, then exits
         return 0
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
