@@ -65,3 +65,22 @@ def test_read_only_output_is_one_line(tmp_path, study_files, monkeypatch, capsys
     monkeypatch.setattr("tempfile.mkdtemp", refuse)
     assert run(["segment", "--pet", str(study_files.pet), "-o", str(tmp_path / "out")]) == 2
     assert "read-only file system" in one_error_line(capsys)
+
+
+def test_truncated_nifti_in_segment_and_evaluate(tmp_path, study_files, capsys):
+    cut = tmp_path / "suv.nii.gz"
+    data = study_files.pet.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    assert run(["segment", "--pet", str(cut), "-o", str(tmp_path / "out")]) == 2
+    assert "suv.nii.gz is damaged" in one_error_line(capsys)
+    assert not (tmp_path / "out").exists()
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    for folder in (gt, pred):
+        folder.mkdir()
+        for case in ("a", "b"):
+            (folder / f"{case}.nii.gz").write_bytes(study_files.label.read_bytes())
+    label = study_files.label.read_bytes()
+    (pred / "b.nii.gz").write_bytes(label[: len(label) // 2])
+    assert run(["evaluate", "--gt", str(gt), "--pred", str(pred), "-o", str(tmp_path / "m.json")]) == 2
+    err = one_error_line(capsys)
+    assert "1 case(s) could not be evaluated (b)" in err and "damaged" in err
