@@ -8,7 +8,6 @@ contours of one slice combine by the even-odd rule, so inner contours cut holes.
 
 from __future__ import annotations
 
-import io
 import warnings
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from pydicom.sr.codedict import codes
 
 from petseg import __version__
 from petseg.errors import PetsegError, PetsegWarning
-from petseg.io.atomic import write_bytes_atomic
+from petseg.io.atomic import atomic_path
 from petseg.io.dicom import SeriesVolume
 from petseg.io.images import Volume
 from petseg.io.seg_reader import read_seg
@@ -151,9 +150,8 @@ def write_dicom_seg(labels: np.ndarray, pet: SeriesVolume, path: Path, per_lesio
     with warnings.catch_warnings():  # e.g. notes on anonymised person names, not the user's concern
         warnings.filterwarnings("ignore", category=UserWarning, module="highdicom")
         seg = _segmentation(pixels, descriptions, pet)
-    encoded = io.BytesIO()
-    seg.save_as(encoded)
-    write_bytes_atomic(path, encoded.getvalue())
+    with atomic_path(path) as tmp:
+        seg.save_as(tmp)
     return path
 
 

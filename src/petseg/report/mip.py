@@ -8,7 +8,6 @@ contours.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib
@@ -19,7 +18,7 @@ import numpy as np
 from matplotlib import patheffects
 from matplotlib.colors import ListedColormap
 
-from petseg.io.atomic import write_bytes_atomic
+from petseg.io.atomic import atomic_path
 from petseg.io.images import Volume
 from petseg.orientation import oriented, oriented_index, projections
 from petseg.results import SegmentResult
@@ -62,10 +61,9 @@ def write_mip(result: SegmentResult, path: Path, title: str | None = None) -> Pa
     fig.suptitle(f"{heading} - {len(result.quantification.lesions)} lesion(s); SUV window 0-{window:g}"
                  + ("; green: ground truth" if result.study.label is not None else ""), fontsize=10)
     fig.tight_layout()
-    picture = io.BytesIO()
-    fig.savefig(picture, dpi=100, format="png")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
-    write_bytes_atomic(path, picture.getvalue())
     return path
 
 
