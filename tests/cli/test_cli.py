@@ -86,3 +86,24 @@ def test_an_option_value_that_looks_like_a_flag_stays():
 
     assert hoist_global_flags(["segment", "--roi", "-q", "-v"]) == ["-v", "segment", "--roi", "-q"]
     assert hoist_global_flags(["--quiet", "demo", "--", "-q"]) == ["--quiet", "demo", "--", "-q"]
+
+
+def test_help_names_only_options_that_exist_and_examples_parse():
+    import re
+    import shlex
+
+    import typer
+
+    from petseg.cli.app import app
+
+    group = typer.main.get_command(app)
+    known_everywhere = {"--help", "--quiet", "--verbose", "--version", "--nproc_per_node"}  # torchrun's, in train's
+    for name, command in group.commands.items():
+        options = {opt for param in command.params for opt in (*param.opts, *getattr(param, "secondary_opts", []))}
+        texts = [command.help or "", command.epilog or "", *(getattr(p, "help", "") or "" for p in command.params)]
+        named = set(re.findall(r"--[a-z][a-z0-9_-]*", " ".join(texts)))
+        assert named <= options | known_everywhere, (name, named - options - known_everywhere)
+        example = (command.epilog or "").split("Example: ", 1)[1].split("   (", 1)[0]
+        args = shlex.split(example)
+        assert args[:2] == ["petseg", name], example
+        command.make_context(name, args[2:])  # raises on unknown or missing options and extra arguments
