@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -93,7 +94,7 @@ def damaged(path: Path, reason: str) -> PetsegError:
     return PetsegError(f"{path} is damaged: {reason}; copy or export it again")
 
 
-def _header(head: bytes, path: Path):
+def _header(head: bytes, path: Path) -> Any:
     """The NIfTI-1 or NIfTI-2 header at the start of the (decompressed) file."""
     import nibabel as nib
 
@@ -140,6 +141,7 @@ def _chunks(path: Path) -> Iterator[bytes]:
 
 
 def _prepend(head: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    """`head`, then the rest of the stream."""
     yield head
     yield from rest
 

@@ -7,7 +7,7 @@ keep to it (an SUV threshold above 0, a fraction in (0, 1]). A wrong value is on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from petseg.errors import PetsegError
@@ -65,7 +65,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
-def _check_range(params: Mapping[str, Any], key: str, test, wanted: str) -> None:
+def _check_range(params: Mapping[str, Any], key: str, test: Callable[[float], bool], wanted: str) -> None:
     node: Any = params
     for part in key.split("."):
         node = node.get(part) if isinstance(node, Mapping) else None
