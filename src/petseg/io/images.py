@@ -132,7 +132,7 @@ def read_volume(path: str | Path, dtype: type | np.dtype | None = None) -> Volum
         raise PetsegError(f"file not found: {path}")
     if path.is_dir():
         raise PetsegError(f"{path} is a folder, not an image file (DICOM folders need `petseg convert`)")
-    check = check_nifti(path) if is_nifti(path) else None
+    non_finite = check_nifti(path) if is_nifti(path) else 0
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
@@ -143,7 +143,7 @@ def read_volume(path: str | Path, dtype: type | np.dtype | None = None) -> Volum
     else:
         image = _squeeze_single_frame(image, path)
         volume = Volume.from_sitk(image)
-        if check is not None and check.non_finite:
+        if non_finite:
             volume = volume.with_array(restore_non_finite(volume.array, path))
     if dtype is not None and volume.array.dtype != dtype:
         volume = volume.with_array(volume.array.astype(dtype))

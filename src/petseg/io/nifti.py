@@ -14,7 +14,6 @@ import io
 import os
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,23 +27,15 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _HEADER_SIZES = {348: "Nifti1Header", 540: "Nifti2Header"}
 
 
-@dataclass(frozen=True)
-class NiftiCheck:
-    """What a full pass over a NIfTI file found: its size in bytes (uncompressed) and non-finite voxels."""
-
-    size: int
-    expected: int
-    non_finite: int
-
-
 def is_nifti(path: Path) -> bool:
     """True for .nii and .nii.gz files."""
     name = path.name.lower()
     return name.endswith(".nii") or name.endswith(".nii.gz")
 
 
-def check_nifti(path: Path) -> NiftiCheck:
-    """Read `path` through to its end; a PetsegError naming the file when it is truncated or damaged."""
+def check_nifti(path: Path) -> int:
+    """Read `path` through to its end and return its number of NaN/Inf voxels; a PetsegError naming the file
+    when it is truncated or damaged."""
     chunks = _chunks(path)
     head = b""
     for chunk in chunks:  # the header may span chunks of a gzip stream
@@ -63,7 +54,7 @@ def check_nifti(path: Path) -> NiftiCheck:
         size += len(chunk)
     if size < expected:
         raise damaged(path, f"it holds {size} of the {expected} bytes its header promises (the file is truncated)")
-    return NiftiCheck(size, expected, counter.count if counter is not None else 0)
+    return counter.count if counter is not None else 0
 
 
 def verify_written(path: Path) -> None:
