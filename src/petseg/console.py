@@ -19,10 +19,12 @@ results = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 _settings = {"quiet": False, "verbose": False}
 
 
-def configure(quiet: bool = False, verbose: bool = False) -> None:
-    """Set the verbosity for the rest of the process (the CLI calls this once)."""
-    _settings["quiet"] = quiet
-    _settings["verbose"] = verbose
+def configure(quiet: bool | None = None, verbose: bool | None = None) -> None:
+    """Set the verbosity for the rest of the process (what is None stays as it is)."""
+    if quiet is not None:
+        _settings["quiet"] = quiet
+    if verbose is not None:
+        _settings["verbose"] = verbose
 
 
 def progress_visible() -> bool:

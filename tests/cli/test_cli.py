@@ -65,3 +65,45 @@ def test_demo_refuses_to_mix_runs(tmp_path, capsys):
     (foreign / "thesis.tex").write_text("precious")
     assert run(["demo", "-o", str(foreign), "--size", "small", "--overwrite"]) == 2
     assert (foreign / "thesis.tex").exists()
+
+
+def test_quiet_and_verbose_work_after_the_command_too(tmp_path, small_phantom, capsys):
+    from petseg.data.phantom.generate import write_phantom_case
+
+    files = write_phantom_case(small_phantom, tmp_path / "cases" / "one")
+    for flags in ([], ["-q"], ["--quiet"]):
+        assert run(["datalist", "--folder", str(tmp_path / "cases"), "-o", str(tmp_path / "d.json"), "--folds", "1",
+                    *flags]) == 0
+        assert ("1 training and 0 test studies" in capsys.readouterr().err) == (not flags)
+    assert run(["segment", "--pet", str(files.pet), "-o", str(tmp_path / "out"), "-v"]) == 0
+    assert "segmenting:" in capsys.readouterr().err  # the step timings --verbose adds
+    assert run(["--help"]) == 0
+    assert "also after the command" in capsys.readouterr().out
+
+
+def test_an_option_value_that_looks_like_a_flag_stays():
+    from petseg.cli.app import hoist_global_flags
+
+    assert hoist_global_flags(["segment", "--roi", "-q", "-v"]) == ["-v", "segment", "--roi", "-q"]
+    assert hoist_global_flags(["--quiet", "demo", "--", "-q"]) == ["--quiet", "demo", "--", "-q"]
+
+
+def test_help_names_only_options_that_exist_and_examples_parse():
+    import re
+    import shlex
+
+    import typer
+
+    from petseg.cli.app import app
+
+    group = typer.main.get_command(app)
+    known_everywhere = {"--help", "--quiet", "--verbose", "--version", "--nproc_per_node"}  # torchrun's, in train's
+    for name, command in group.commands.items():
+        options = {opt for param in command.params for opt in (*param.opts, *getattr(param, "secondary_opts", []))}
+        texts = [command.help or "", command.epilog or "", *(getattr(p, "help", "") or "" for p in command.params)]
+        named = set(re.findall(r"--[a-z][a-z0-9_-]*", " ".join(texts)))
+        assert named <= options | known_everywhere, (name, named - options - known_everywhere)
+        example = (command.epilog or "").split("Example: ", 1)[1].split("   (", 1)[0]
+        args = shlex.split(example)
+        assert args[:2] == ["petseg", name], example
+        command.make_context(name, args[2:])  # raises on unknown or missing options and extra arguments

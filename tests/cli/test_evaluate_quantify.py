@@ -76,6 +76,19 @@ def test_missing_predictions(tmp_path, cohort, capsys):
     assert json.loads(out.read_text())["cases"][1]["fpv_ml"] == 0.0
 
 
+def test_missing_predictions_are_listed_and_the_rest_scored(tmp_path, cohort, capsys):
+    gt, pred = cohort
+    (pred / "b.nii.gz").unlink()
+    (pred / ".a.nii.gz.x1y2.tmp.nii.gz").write_bytes(b"an interrupted write")  # hidden: never a case
+    out = tmp_path / "m.json"
+    assert run(["evaluate", "--gt", str(gt), "--pred", str(pred), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "1 case(s) have no prediction: b; the other 1 were scored (add --missing-as-empty" in err
+    assert "without ground truth" not in err and len(err.strip().splitlines()) == 1
+    report = json.loads(out.read_text())
+    assert [c["case"] for c in report["cases"]] == ["a"] and report["missing"] == ["b"]
+
+
 def test_bad_case_is_reported_and_the_rest_scored(tmp_path, cohort, capsys):
     gt, pred = cohort
     (pred / "b.nii.gz").write_bytes(b"corrupt")

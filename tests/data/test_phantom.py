@@ -129,3 +129,13 @@ def test_cohort_plan_and_bad_arguments():
         plan_cohort(3, 0, 1.5)
     with pytest.raises(PetsegError, match="unknown tracer"):
         make_phantom_study(tracer="fluciclovine")
+
+
+def test_fewer_patients_than_folds_gives_fewer_folds_and_says_so(tmp_path, capsys):
+    from petseg.cli.main import run
+
+    assert len({patient for patient, _, _ in plan_cohort(6, 1, 0.2)}) == 4
+    assert run(["phantom", "-o", str(tmp_path / "c"), "-n", "6", "--seed", "1", "--folds", "5"]) == 0
+    assert "6 studies of 4 patient(s) make 4 fold(s), not 5" in capsys.readouterr().err
+    folds = [e.fold for e in load_datalist(tmp_path / "c" / "datalist.json")["training"]]
+    assert sorted(set(folds)) == [0, 1, 2, 3]  # no empty fold

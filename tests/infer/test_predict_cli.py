@@ -79,3 +79,51 @@ def test_inference_options_are_checked(trained, tmp_path, capsys):
     assert run([*base, "--ensemble", "median"]) == 2
     assert run([*base, "--input", str(tmp_path)]) == 2
     assert "either --datalist" in capsys.readouterr().err
+
+
+def test_shards_share_a_folder_and_a_rerun_never_mixes(trained, tmp_path, capsys):
+    out = tmp_path / "preds"
+    base = ["--quiet", "predict", "--model", str(trained.model), "--datalist", str(trained.cohort), "--split",
+            "fold:0", "-o", str(out)]
+    for index in (1, 2):  # two shards of one run into one folder
+        assert run([*base, "--shard", f"{index}/2"]) == 0
+    cases = {e["case"] for e in held_out(trained)}
+    assert {p.name[: -len(".nii.gz")] for p in out.glob("*.nii.gz")} == cases
+    (out / "my_notes.txt").write_text("mine")
+    capsys.readouterr()
+    assert run([*base, "--shard", "1/2"]) == 2  # the same shard again
+    err = capsys.readouterr().err
+    assert "already holds this shard's results (summary-1-of-2.csv)" in err and "--overwrite" in err
+    assert run([*base, "--overwrite"]) == 0  # another run (unsharded): the shards' files go, the user's stay
+    assert sorted(p.name for p in out.glob("summary*.csv")) == ["summary.csv"]
+    assert {r["case"] for r in rows(out / "summary.csv")} == cases
+    assert (out / "my_notes.txt").read_text() == "mine"
+    one = held_out(trained)[:1]
+    datalist = json.loads(trained.cohort.read_text())
+    datalist["testing"] = [{**e, **{k: str((trained.cohort.parent / e[k]).resolve()) for k in ("image", "image2")}}
+                           for e in one]
+    (tmp_path / "one.json").write_text(json.dumps(datalist))
+    assert run(["--quiet", "predict", "--model", str(trained.model), "--datalist", str(tmp_path / "one.json"),
+                "-o", str(out), "--overwrite"]) == 0
+    assert {p.name for p in out.glob("*.nii.gz")} == {f"{one[0]['case']}.nii.gz"}  # no stale masks
+    assert run(["--quiet", "predict", "--model", str(trained.model), "--datalist", str(tmp_path / "one.json"),
+                "-o", str(tmp_path)]) == 2  # a folder of other files
+    assert "did not write" in capsys.readouterr().err
+
+
+def test_a_case_folder_without_pet_is_reported_and_the_rest_goes_on(trained, tmp_path, capsys):
+    cohort = tmp_path / "cohort"
+    for entry in held_out(trained)[:2]:
+        shutil.copytree(trained.cohort.parent / entry["case"], cohort / entry["case"])
+    (cohort / "empty_case").mkdir()
+    (cohort / "aaa_truncated").mkdir()
+    pet = (trained.cohort.parent / held_out(trained)[0]["image2"]).read_bytes()
+    (cohort / "aaa_truncated" / "suv.nii.gz").write_bytes(pet[: len(pet) // 2])
+    out = tmp_path / "preds"
+    assert run(["--quiet", "predict", "--model", str(trained.model), "--input", str(cohort), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "2 study(ies) failed" in err and len(err.strip().splitlines()) == 1
+    summary = {r["case"]: r for r in rows(out / "summary.csv")}
+    assert summary["empty_case"]["status"] == "failed" and "no PET file" in summary["empty_case"]["error"]
+    assert summary["aaa_truncated"]["status"] == "failed" and "damaged" in summary["aaa_truncated"]["error"]
+    assert sorted(r["status"] for r in summary.values()) == ["failed", "failed", "ok", "ok"]

@@ -150,3 +150,14 @@ def test_real_sts_series(real_data):
     with pytest.raises(PetsegError, match=r"2 ROIs .*--roi"):
         read_dicom_mask(folder / "rtstruct" / "1-1.dcm", study.dicom)
     assert pydicom.dcmread(str(folder / "rtstruct" / "1-1.dcm")).Modality == "RTSTRUCT"
+
+
+@pytest.mark.parametrize("kept", [0.6, 0.05, 0.01])  # cut in the pixel data, at its start, in the header
+def test_truncated_slice_is_one_line_naming_the_file(tmp_path, dicom_folder, kept):
+    folder = tmp_path / "pet"
+    shutil.copytree(dicom_folder / "pet", folder)
+    victim = sorted(folder.iterdir())[0]  # the first slice: dropping it would go unnoticed
+    data = victim.read_bytes()
+    victim.write_bytes(data[: int(len(data) * kept)])
+    with pytest.raises(PetsegError, match=rf"cannot read DICOM file .*{victim.name}: .*truncated or damaged"):
+        load_dicom_study(folder)

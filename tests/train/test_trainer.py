@@ -181,3 +181,32 @@ def test_tiny_recipe_learns_lesions_it_has_not_seen(tmp_path):
     assert losses[-1] < 0.7 * losses[0]
     assert float(rows[0]["val_dice"]) < 0.1
     assert json.loads((out / "model.json").read_text())["held_out"]["dice"] >= 0.15
+
+
+def test_a_full_disk_while_saving_a_checkpoint_is_one_line(tmp_path, monkeypatch):
+    import errno
+    import io
+
+    from petseg.train.checkpoints import save_checkpoint
+
+    class Full(io.FileIO):
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("builtins.open", lambda path, mode="r", *a, **k: Full(path, mode))
+    with pytest.raises(PetsegError, match=r"no space left on device while writing .*checkpoint_last\.pt"):
+        save_checkpoint({"model": {}}, tmp_path / "checkpoint_last.pt")
+    assert not (tmp_path / "checkpoint_last.pt").exists()
+
+
+def test_a_truncated_or_foreign_checkpoint_on_resume_is_one_line(tmp_path, cohort, cache):
+    out = tmp_path / "run"
+    Trainer(config(cohort, cache, out, overrides={**QUICK, "training.epochs": "1"})).run()
+    data = (out / "checkpoint_last.pt").read_bytes()
+    (out / "checkpoint_last.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(PetsegError, match="not a petseg checkpoint, or it is truncated") as caught:
+        Trainer(config(cohort, cache, out, resume=True)).run()
+    assert "weights_only=False" not in str(caught.value)  # never advice to load unsafely
+    torch.save({"something": "else"}, out / "checkpoint_last.pt")
+    with pytest.raises(PetsegError, match="not a petseg checkpoint"):
+        Trainer(config(cohort, cache, out, resume=True)).run()

@@ -37,7 +37,7 @@ def evaluate(
     from petseg.data.datalist import load_datalist, select
     from petseg.io.atomic import write_csv_atomic, write_json_atomic
     from petseg.metrics.autopet import RULES
-    from petseg.metrics.evaluate import evaluate_cohort, masks_in, pair_cases
+    from petseg.metrics.evaluate import evaluate_cohort, masks_in, missing_message, pair_cases
 
     if rule not in RULES:
         raise PetsegError(f"unknown --rule {rule!r}: choose {' or '.join(RULES)}")
@@ -48,17 +48,23 @@ def evaluate(
     else:
         entries = select(load_datalist(datalist), split)  # type: ignore[arg-type]
         truth = {e.case: e.label for e in entries if e.label is not None}
-    pairs = pair_cases(truth, masks_in(pred), missing_as_empty)
+    pairs, missing = pair_cases(truth, masks_in(pred), missing_as_empty)
     report = evaluate_cohort(pairs, rule, iou, jobs, lambda items: track(items, "evaluating", total=len(pairs)))
+    report["missing"] = missing
     _print_table(report)
     if out is not None:
         write_json_atomic(out, report)
     if csv is not None:
         write_csv_atomic(csv, report["cases"])
+    problems = []
     if report["failed"]:
         names = ", ".join(f["case"] for f in report["failed"][:5])
-        raise PetsegError(f"{len(report['failed'])} case(s) could not be evaluated ({names}): "
-                          f"{report['failed'][0]['error']}")
+        problems.append(f"{len(report['failed'])} case(s) could not be evaluated ({names}): "
+                        f"{report['failed'][0]['error']}")
+    if missing:
+        problems.append(missing_message(missing, len(report["cases"])))
+    if problems:
+        raise PetsegError("; ".join(problems))
 
 
 def _print_table(report: dict) -> None:

@@ -22,9 +22,10 @@ from petseg.cli import (  # noqa: F401  (commands register on the app)
     segment_cmd,
     train_cmd,
 )
-from petseg.cli.app import app
+from petseg.cli.app import app, hoist_global_flags
 from petseg.console import console
 from petseg.errors import PetsegError
+from petseg.io.atomic import write_fault
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -36,15 +37,26 @@ def run(argv: list[str] | None = None) -> int:
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
-        app(args=argv, prog_name="petseg")  # standalone: handles --help and usage errors, then exits
+        args = hoist_global_flags(sys.argv[1:] if argv is None else argv)
+        app(args=args, prog_name="petseg")  # standalone: handles --help and usage errors, then exits
         return 0
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except PetsegError as exc:
-        console.print(Text.assemble(("error:", "red"), f" {exc}"), soft_wrap=True)
-        return 2
+        return _user_error(str(exc))
+    except OSError as exc:  # a disk or folder fault outside the atomic writers (a folder made, a file moved)
+        fault = write_fault(exc, exc.filename or "a file")
+        if fault is None:
+            raise
+        return _user_error(str(fault))
     finally:
         warnings.showwarning = previous
+
+
+def _user_error(message: str) -> int:
+    """One line on stderr; exit status 2."""
+    console.print(Text.assemble(("error:", "red"), f" {message}"), soft_wrap=True)
+    return 2
 
 
 def main() -> None:

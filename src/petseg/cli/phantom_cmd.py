@@ -21,10 +21,14 @@ def phantom(
     folds: int = typer.Option(5, "--folds", help="Folds of the datalist (grouped by patient)."),
     min_lesion_mm: float = typer.Option(0.0, "--min-lesion-mm", help="Smallest lesion diameter (site ranges cut "
                                         "below), e.g. 20 to keep lesions above a coarse grid's resolution."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the cohort of an earlier run."),
 ) -> None:
     """Write synthetic whole-body PET/CT studies: DIR/<case>/{ct,suv,label}.nii.gz and DIR/datalist.json."""
     from petseg.data.phantom import write_phantom_cohort
+    from petseg.io.outdir import check_output_dir, staged_output_dir
 
-    path = write_phantom_cohort(out, n, seed, tracer, size, negatives, folds, min_lesion_mm=min_lesion_mm,
-                                progress=lambda plan: track(plan, "phantoms", total=len(plan)))
-    info(f"wrote {n} {tracer.upper()} studies to {out} and {path}")
+    check_output_dir(out, overwrite)
+    with staged_output_dir(out, overwrite) as staging:
+        write_phantom_cohort(staging, n, seed, tracer, size, negatives, folds, min_lesion_mm=min_lesion_mm,
+                             progress=lambda plan: track(plan, "phantoms", total=len(plan)))
+    info(f"wrote {n} {tracer.upper()} studies to {out} and {out / 'datalist.json'}")

@@ -14,12 +14,25 @@ from petseg.errors import PetsegError
 
 
 def _studies(datalist: Path | None, split: str, folder: Path | None) -> list:
+    """The cohort; with --input, case folders that are not studies come as `Unlisted` entries, reported later."""
     from petseg.data.datalist import load_datalist, select
-    from petseg.data.importers import import_folder
+    from petseg.data.importers import scan_folder
+    from petseg.infer.cohort import Unlisted
 
     if (datalist is None) == (folder is None):
         raise PetsegError("give either --datalist (with --split) or --input DIR")
-    return select(load_datalist(datalist), split) if datalist else import_folder(folder)
+    if datalist is not None:
+        return select(load_datalist(datalist), split)
+    cases, problems = scan_folder(folder)  # type: ignore[arg-type]
+    return sorted([*cases, *(Unlisted(case, problem) for case, problem in problems)], key=lambda e: e.case)
+
+
+def _run_key(model: list[Path], datalist: Path | None, split: str, folder: Path | None,
+             share: tuple[int, int] | None, settings: dict) -> dict:
+    """What makes two predict runs the same run (their shards may share an output folder)."""
+    cohort = {"datalist": str(datalist.resolve()), "split": split} if datalist else {"input": str(folder.resolve())}
+    return {"models": [str(m.resolve()) for m in model], "cohort": cohort, "shards": share[1] if share else 1,
+            **settings}
 
 
 @app.command(epilog="Example: petseg predict --model runs/f0 --model runs/f1 --datalist d.json --split testing "
@@ -34,6 +47,8 @@ def predict(
     shard: str | None = typer.Option(None, "--shard", help="I/N: this machine's share of the cohort "
                                      "(summary-I-of-N.csv)."),
     tracer: str = typer.Option("fdg", "--tracer", help="fdg or psma (window gate and post-processing)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the results of an earlier run (or of this "
+                                   "shard); only the files predict wrote are removed."),
     device: str = common.DEVICE, overlap: float | None = common.OVERLAP, tta: str = common.TTA,
     ensemble: str = common.ENSEMBLE, gate_suv: float | None = common.GATE_SUV,
     threshold: float | None = common.THRESHOLD, batch: int = common.BATCH,
@@ -41,12 +56,16 @@ def predict(
 ) -> None:
     """Segment every study of a cohort with an ensemble of model folders; a failed study is reported and skipped."""
     from petseg.infer.cohort import parse_shard, predict_cohort, summary_name
+    from petseg.infer.cohort_output import prepare_output
     from petseg.infer.predictor import Predictor
 
     share = parse_shard(shard)
     studies = _studies(datalist, split, folder)
     predictor = Predictor(model, common.inference_options(device, overlap, tta, ensemble, gate_suv, threshold, batch,
                                                           bf16, threads))
+    settings = {"tracer": tracer, "overlap": overlap, "tta": tta, "ensemble": ensemble, "gate_suv": gate_suv,
+                "threshold": threshold, "bf16": bf16}
+    prepare_output(out, _run_key(model, datalist, split, folder, share, settings), summary_name(share), overwrite)
     rows = predict_cohort(predictor, studies, out, tracer, share,
                           progress=lambda items: track(items, "studies", total=len(items)))
     failed = [r for r in rows if r["status"] != "ok"]

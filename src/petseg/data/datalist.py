@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import SimpleITK as sitk
 
 from petseg.console import track
 from petseg.errors import PetsegError
 from petseg.io.atomic import write_json_atomic
+from petseg.io.images import read_volume
 
 
 @dataclass(frozen=True)
@@ -52,12 +52,8 @@ class DatalistEntry:
 
 
 def label_is_positive(path: Path) -> bool:
-    """True when the label image holds at least one foreground voxel."""
-    try:
-        image = sitk.ReadImage(str(path))
-    except RuntimeError:
-        raise PetsegError(f"cannot read label {path}") from None
-    return bool(np.any(sitk.GetArrayViewFromImage(image) > 0))  # the view lives only as long as `image`
+    """True when the label image holds at least one foreground voxel (read through completely)."""
+    return bool(np.any(read_volume(path).array > 0))
 
 
 def assign_folds(patients: list[str], positive: list[bool], n_folds: int, seed: int = 0) -> list[int]:

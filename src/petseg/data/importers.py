@@ -81,29 +81,41 @@ def import_folder(folder: str | Path, patient_regex: str | None = DEFAULT_PATIEN
 
     Subfolders without a label become test cases; a subfolder without a PET is an error.
     """
+    folder = Path(folder)
+    cases, problems = scan_folder(folder, patient_regex)
+    if problems:
+        raise PetsegError(f"{len(problems)} problem(s) in {folder}: "
+                          + "; ".join(f"{folder / case}: {problem}" for case, problem in problems[:3]))
+    return cases
+
+
+def scan_folder(folder: str | Path, patient_regex: str | None = DEFAULT_PATIENT_REGEX
+                ) -> tuple[list[CaseFiles], list[tuple[str, str]]]:
+    """The studies of a folder as `import_folder` finds them, and (case, problem) for each subfolder that is not
+    one (no PET, ambiguous files), so that a cohort run can report those and go on with the rest."""
     folder = _existing_dir(folder)
     cases, problems = [], []
     for case_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        before = len(problems)
-        found = {role: _find_role(case_dir, names, problems) for role, names in FOLDER_ROLES.items()}
-        if found["pet"] is None and len(problems) == before:
-            problems.append(f"{case_dir}: no PET file (suv/pet + {'/'.join(IMAGE_SUFFIXES)})")
-        if len(problems) > before:
+        found, trouble = {}, []
+        for role, names in FOLDER_ROLES.items():
+            found[role] = _find_role(case_dir, names, trouble)
+        if found["pet"] is None and not trouble:
+            trouble.append(f"no PET file (suv/pet + {'/'.join(IMAGE_SUFFIXES)})")
+        if trouble:
+            problems.append((case_dir.name, "; ".join(trouble)))
             continue
         cases.append(CaseFiles(case=case_dir.name, patient=patient_of(case_dir.name, patient_regex),
                                pet=found["pet"], ct=found["ct"], label=found["label"]))
-    if problems:
-        raise PetsegError(f"{len(problems)} problem(s) in {folder}: " + "; ".join(problems[:3]))
-    if not cases:
+    if not cases and not problems:
         raise PetsegError(f"no case subfolder found in {folder}")
-    return cases
+    return cases, problems
 
 
 def _find_role(case_dir: Path, names: tuple[str, ...], problems: list[str]) -> Path | None:
     matches = [p for p in case_dir.iterdir()
                if any(p.name.lower() == name + suffix for name in names for suffix in IMAGE_SUFFIXES)]
     if len(matches) > 1:
-        problems.append(f"{case_dir}: ambiguous files {', '.join(sorted(p.name for p in matches))}")
+        problems.append(f"ambiguous files {', '.join(sorted(p.name for p in matches))}")
     return matches[0] if len(matches) == 1 else None
 
 

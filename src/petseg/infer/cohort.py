@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from petseg.console import info
 from petseg.data.study import load_study
 from petseg.errors import PetsegError
+from petseg.infer.cohort_output import check_case_name
 from petseg.infer.predictor import Predictor
 from petseg.io.atomic import write_csv_atomic
 from petseg.io.images import write_volume
@@ -52,32 +54,49 @@ def summary_name(part: tuple[int, int] | None) -> str:
     return "summary.csv" if part is None else f"summary-{part[0]}-of-{part[1]}.csv"
 
 
-def predict_cohort(predictor: Predictor, studies: list[StudyFiles], out: Path, tracer: str = "fdg",
+@dataclass(frozen=True)
+class Unlisted:
+    """A cohort entry that is not a study (e.g. a case folder without a PET): reported like a failed study."""
+
+    case: str
+    error: str
+
+
+def predict_cohort(predictor: Predictor, studies: list[StudyFiles | Unlisted], out: Path, tracer: str = "fdg",
                    part: tuple[int, int] | None = None,
                    progress: Callable[[Iterable], Iterable] | None = None) -> list[dict[str, Any]]:
     """Masks `out/<case>.nii.gz` (PET grid, uint8), `out/<case>.lesions.json`, and the summary CSV (rewritten
-    after every study)."""
+    after every study; a study's row says "writing" while its files are written)."""
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
+    summary = out / summary_name(part)
     for entry in (progress or iter)(shard(studies, part)):
         start = time.perf_counter()
         try:
+            if isinstance(entry, Unlisted):
+                raise PetsegError(entry.error)
+            check_case_name(entry.case)
             result = _segment(predictor, entry, tracer)
+            write_csv_atomic(summary, [*rows, {"case": entry.case, "status": "writing"}], COLUMNS)
             write_volume(result.mask, out / f"{entry.case}.nii.gz")
             write_lesions_json(result, out / f"{entry.case}.lesions.json")
-            totals, method = result.quantification.totals, result.method
-            rows.append({"case": entry.case, "status": "ok", "seconds": round(time.perf_counter() - start, 2),
-                         "lesions": totals["lesion_count"], "tmtv_ml": round(float(totals["tmtv_ml"]), 3),
-                         "suvmax": None if totals["suvmax"] is None else round(float(totals["suvmax"]), 2),
-                         "windows_run": method["windows"]["run"], "windows": method["windows"]["windows"],
-                         "gate_probability": method.get("gate", {}).get("probability"),
-                         "mask": f"{entry.case}.nii.gz"})
+            rows.append(_row(entry.case, result, time.perf_counter() - start))
         except PetsegError as error:  # a bad study: say why, keep going
             info(f"{entry.case}: skipped: {error}")
             rows.append({"case": entry.case, "status": "failed", "seconds": round(time.perf_counter() - start, 2),
                          "error": str(error)})
-        write_csv_atomic(out / summary_name(part), rows, COLUMNS)
+        write_csv_atomic(summary, rows, COLUMNS)
     return rows
+
+
+def _row(case: str, result: SegmentResult, seconds: float) -> dict[str, Any]:
+    """The summary row of a segmented study."""
+    totals, method = result.quantification.totals, result.method
+    return {"case": case, "status": "ok", "seconds": round(seconds, 2), "lesions": totals["lesion_count"],
+            "tmtv_ml": round(float(totals["tmtv_ml"]), 3),
+            "suvmax": None if totals["suvmax"] is None else round(float(totals["suvmax"]), 2),
+            "windows_run": method["windows"]["run"], "windows": method["windows"]["windows"],
+            "gate_probability": method.get("gate", {}).get("probability"), "mask": f"{case}.nii.gz"}
 
 
 def _segment(predictor: Predictor, entry: StudyFiles, tracer: str) -> SegmentResult:

@@ -13,7 +13,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pydicom
@@ -26,6 +26,8 @@ from petseg.io.images import Volume
 from petseg.io.suv import SuvConversion, SuvOverrides, suv_conversion
 
 GAP_FACTOR = 1.5  # a step this much larger than the typical slice spacing means slices are missing
+IMAGE_MODALITIES = ("PT", "CT")  # what petseg reads as volumes
+MEDIA_DIRECTORY = "1.2.840.10008.1.3.10"  # DICOMDIR: a Part-10 file without series
 UNIFORM_TOLERANCE = 0.01  # relative spread of slice steps tolerated without resampling
 
 
@@ -37,21 +39,37 @@ class Source:
     member: str | None = None
 
     def read(self, pixels: bool) -> Dataset:
-        """The dataset (headers only unless `pixels`); files without a Part-10 header are accepted."""
-        if self.member is None:
-            handle: Any = str(self.path)
-        else:
-            with zipfile.ZipFile(self.path) as archive:
-                handle = io.BytesIO(archive.read(self.member))
-        with warnings.catch_warnings():  # pydicom's notes on odd encodings are not the user's concern
+        """The dataset (headers only unless `pixels`); files without a Part-10 header are accepted. An image
+        whose file ends before its pixel data is refused."""
+        with self._open() as handle, warnings.catch_warnings():  # pydicom's notes on odd encodings: not ours
             warnings.filterwarnings("ignore", category=UserWarning, module="pydicom")
             dataset = pydicom.dcmread(handle, stop_before_pixels=not pixels, force=True)
+            if not pixels and str(dataset.get("Modality", "")) in IMAGE_MODALITIES and not handle.read(1):
+                raise damaged_slice(self, EOFError("it ends before its pixel data"))
         if "TransferSyntaxUID" not in dataset.file_meta:
             dataset.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
         return dataset
 
+    def _open(self) -> BinaryIO:
+        if self.member is None:
+            return self.path.open("rb")
+        with zipfile.ZipFile(self.path) as archive:
+            return io.BytesIO(archive.read(self.member))
+
+    def has_part10_preamble(self) -> bool:
+        """True when the file starts like a DICOM Part-10 file ('DICM' after the 128-byte preamble)."""
+        with self._open() as handle:
+            return handle.read(132)[128:132] == b"DICM"
+
     def __str__(self) -> str:
         return f"{self.path}:{self.member}" if self.member else str(self.path)
+
+
+def damaged_slice(source: Source, exc: Exception) -> PetsegError:
+    """The one line for a DICOM file that cannot be read through."""
+    reason = str(exc).split(" - ")[0].strip() or type(exc).__name__
+    return PetsegError(f"cannot read DICOM file {source}: {reason}; the file is truncated or damaged: copy or "
+                       "export the series again")
 
 
 @dataclass
@@ -94,10 +112,14 @@ def discover(path: str | Path) -> list[Series]:
     for source in sources:
         try:
             header = source.read(pixels=False)
-        except (InvalidDicomError, OSError, ValueError, EOFError, AttributeError, KeyError):
+        except (InvalidDicomError, OSError, ValueError, EOFError, AttributeError, KeyError) as exc:
+            if source.has_part10_preamble():  # a DICOM file, damaged: never drop a slice silently
+                raise damaged_slice(source, exc) from None
             continue
         uid, modality = header.get("SeriesInstanceUID"), header.get("Modality")
         if not uid or not modality:
+            if _damaged_part10(source, header):
+                raise damaged_slice(source, ValueError("it ends before its SeriesInstanceUID and Modality"))
             continue
         series = found.setdefault(str(uid), Series(str(uid), str(modality), str(header.get("SeriesDescription", "")),
                                                    str(header.get("StudyInstanceUID", "")),
@@ -107,6 +129,12 @@ def discover(path: str | Path) -> list[Series]:
     if not found:
         raise PetsegError(f"no DICOM series found in {path}")
     return list(found.values())
+
+
+def _damaged_part10(source: Source, header: Dataset) -> bool:
+    """A Part-10 file that is no DICOMDIR yet lacks what every composite object has: cut short."""
+    sop_class = str(header.file_meta.get("MediaStorageSOPClassUID", ""))
+    return sop_class != MEDIA_DIRECTORY and source.has_part10_preamble()
 
 
 def _pick(candidates: list[Series], kind: str, where: Path | str, option: str) -> Series:
@@ -169,6 +197,7 @@ def read_series(series: Series, value_scale: float = 1.0) -> SeriesVolume:
     datasets = [source.read(pixels=True) for source in series.sources]
     if any(int(ds.get("NumberOfFrames", 1) or 1) > 1 for ds in datasets):
         raise PetsegError(f"{series.summary()} is a multi-frame object; petseg reads single-frame slices")
+    pixels = {id(ds): _rescaled(ds, source) for ds, source in zip(datasets, series.sources, strict=True)}
     orientation = np.array([float(v) for v in datasets[0].ImageOrientationPatient])
     row, column = orientation[:3], orientation[3:]
     normal = np.cross(row, column)
@@ -176,7 +205,7 @@ def read_series(series: Series, value_scale: float = 1.0) -> SeriesVolume:
     order = np.argsort(positions, kind="stable")
     datasets = [datasets[i] for i in order]
     positions = positions[order]
-    slices = np.stack([_rescaled(ds) * value_scale for ds in datasets]).astype(np.float32)
+    slices = np.stack([pixels[id(ds)] * value_scale for ds in datasets]).astype(np.float32)
     spacing_z = _check_spacing(positions, series)
     resampled = False
     if len(positions) > 1:
@@ -194,11 +223,15 @@ def read_series(series: Series, value_scale: float = 1.0) -> SeriesVolume:
     return SeriesVolume(volume, datasets, positions, resampled)
 
 
-def _rescaled(dataset: Dataset) -> np.ndarray:
+def _rescaled(dataset: Dataset, source: Source) -> np.ndarray:
     """Stored pixels times this slice's RescaleSlope plus its RescaleIntercept, in float64."""
     slope = float(dataset.get("RescaleSlope", 1.0) or 1.0)
     intercept = float(dataset.get("RescaleIntercept", 0.0) or 0.0)
-    return dataset.pixel_array.astype(np.float64) * slope + intercept
+    try:
+        stored = dataset.pixel_array
+    except Exception as exc:  # pydicom raises several kinds for short or missing pixel data
+        raise damaged_slice(source, exc) from None
+    return stored.astype(np.float64) * slope + intercept
 
 
 def _check_spacing(positions: np.ndarray, series: Series) -> float:

@@ -1,4 +1,5 @@
-"""Lesion masks from DICOM (SEG, RTSTRUCT) onto the PET grid, and DICOM-SEG out (highdicom).
+"""Lesion masks from DICOM (SEG by frame position in `seg_reader`, RTSTRUCT here) onto the PET grid, and
+DICOM-SEG out (highdicom).
 
 RTSTRUCT contours are rasterised here because no maintained library does it onto an arbitrary
 (oblique, resampled) grid: a voxel is inside when its centre is inside the polygon, and the
@@ -22,6 +23,7 @@ from petseg.errors import PetsegError, PetsegWarning
 from petseg.io.atomic import atomic_path
 from petseg.io.dicom import SeriesVolume
 from petseg.io.images import Volume
+from petseg.io.seg_reader import read_seg
 
 
 def read_dicom_mask(path: str | Path, pet: SeriesVolume, roi: str | None = None) -> Volume:
@@ -95,36 +97,6 @@ def _polygon_fill(x: np.ndarray, y: np.ndarray, shape: tuple[int, int]) -> np.nd
     inside = PolygonPath(np.column_stack([x, y])).contains_points(np.column_stack([columns.ravel(), rows.ravel()]))
     filled[y0:y1 + 1, x0:x1 + 1] = inside.reshape(rows.shape)
     return filled
-
-
-def read_seg(dataset: Dataset, pet: SeriesVolume, segment: str | None = None) -> Volume:
-    """A DICOM SEG that references the PET instances, as a uint8 mask on the PET grid (segments combined
-    unless one is named)."""
-    seg = hd.seg.Segmentation.from_dataset(dataset)
-    labels = {int(item.SegmentNumber): str(item.SegmentLabel) for item in dataset.SegmentSequence}
-    numbers = list(labels)
-    if segment is not None:
-        numbers = [n for n, label in labels.items() if label.lower() == segment.lower()]
-        if not numbers:
-            raise PetsegError(f"no segment named {segment!r} in the SEG; it holds: {', '.join(labels.values())}")
-    uids = [str(ds.SOPInstanceUID) for ds in pet.datasets]
-    try:
-        pixels = seg.get_pixels_by_source_instance(uids, segment_numbers=numbers, combine_segments=True,
-                                                   relabel=True, skip_overlap_checks=True,
-                                                   assert_missing_frames_are_empty=True)
-    except (KeyError, ValueError, AttributeError) as exc:
-        raise PetsegError(f"the SEG does not reference this PET series: {exc}") from None
-    mask = (pixels > 0).astype(np.uint8)
-    if pet.resampled:
-        mask = _to_uniform_slices(mask, pet.positions, pet.volume.spacing[2])
-    return pet.volume.with_array(mask)
-
-
-def _to_uniform_slices(mask: np.ndarray, positions: np.ndarray, step: float) -> np.ndarray:
-    """Acquired slices mapped onto the uniform grid by nearest position."""
-    targets = positions[0] + step * np.arange(len(positions))
-    nearest = np.abs(positions[None, :] - targets[:, None]).argmin(axis=1)
-    return mask[nearest]
 
 
 def _to_acquired_slices(mask: np.ndarray, positions: np.ndarray, step: float) -> np.ndarray:

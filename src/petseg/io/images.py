@@ -8,6 +8,7 @@ the physical directions of the x, y and z array axes. The array itself is indexe
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from petseg.errors import PetsegError, PetsegWarning
-from petseg.io.atomic import atomic_path, full_suffix
+from petseg.io.atomic import WRITE_FAULTS, atomic_path, full_suffix
+from petseg.io.nifti import check_nifti, is_nifti, restore_non_finite, verify_written
 
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".mha", ".nrrd")
 
@@ -120,14 +122,17 @@ def is_image_path(path: str | Path) -> bool:
 def read_volume(path: str | Path, dtype: type | np.dtype | None = None) -> Volume:
     """Read a NIfTI/MHA/NRRD file into a `Volume`, optionally casting the array to `dtype`.
 
-    NIfTI files whose affine is not orthonormal (which ITK refuses) are read with nibabel and the
-    direction is orthonormalised with a warning. A 4D file with a single time point is accepted.
+    NIfTI files are read through completely first (a truncated or damaged file is refused), and keep their
+    NaN/Inf voxels as every other format does (ITK's NIfTI reader sets them to 0). NIfTI files whose affine
+    is not orthonormal (which ITK refuses) are read with nibabel and the direction is orthonormalised with a
+    warning. A 4D file with a single time point is accepted.
     """
     path = Path(path)
     if not path.exists():
         raise PetsegError(f"file not found: {path}")
     if path.is_dir():
         raise PetsegError(f"{path} is a folder, not an image file (DICOM folders need `petseg convert`)")
+    non_finite = check_nifti(path) if is_nifti(path) else 0
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
@@ -138,6 +143,8 @@ def read_volume(path: str | Path, dtype: type | np.dtype | None = None) -> Volum
     else:
         image = _squeeze_single_frame(image, path)
         volume = Volume.from_sitk(image)
+        if non_finite:
+            volume = volume.with_array(restore_non_finite(volume.array, path))
     if dtype is not None and volume.array.dtype != dtype:
         volume = volume.with_array(volume.array.astype(dtype))
     return volume
@@ -149,8 +156,21 @@ def write_volume(volume: Volume, path: str | Path, compress: bool = True) -> Pat
     if not is_image_path(path):
         raise PetsegError(f"cannot write {path}: use one of {', '.join(IMAGE_SUFFIXES)}")
     with atomic_path(path) as tmp:
-        sitk.WriteImage(volume.to_sitk(), str(tmp), useCompression=compress)
+        try:
+            sitk.WriteImage(volume.to_sitk(), str(tmp), useCompression=compress)
+        except RuntimeError as exc:
+            raise _write_fault(exc, tmp) from None
+        if is_nifti(path):
+            verify_written(tmp)  # ITK's NIfTI writer reports no failed write
     return path
+
+
+def _write_fault(exc: RuntimeError, tmp: Path) -> Exception:
+    """An ITK write error as the OSError it was (which `atomic_path` turns into one line), else as it is."""
+    for code in WRITE_FAULTS:
+        if os.strerror(code) in str(exc):
+            return OSError(code, os.strerror(code), str(tmp))
+    return exc
 
 
 def _squeeze_single_frame(image: sitk.Image, path: Path) -> sitk.Image:

@@ -30,6 +30,7 @@ from petseg.methods.candidates import Candidate, describe_candidates
 from petseg.methods.landmarks import BodyFrame, body_frame
 from petseg.methods.liver import LiverReference, find_liver_reference
 from petseg.methods.organs import Context, classify
+from petseg.methods.params import check_parameters
 from petseg.methods.split import split_region
 from petseg.metrics.components import label_components
 from petseg.overrides import apply_overrides
@@ -71,6 +72,7 @@ def method_parameters(tracer: str, overrides: dict[str, str] | None = None) -> d
         raise PetsegError(f"no SUV-method parameters for tracer {tracer!r}; choose one of {', '.join(table)}")
     params = apply_overrides(copy.deepcopy(table[tracer]), overrides, table[tracer],
                              "parameter of the SUV method")
+    check_parameters(params, table[tracer])
     if params["threshold"]["mode"] not in THRESHOLD_MODES:
         raise PetsegError(f"threshold.mode must be one of {', '.join(THRESHOLD_MODES)}")
     return params

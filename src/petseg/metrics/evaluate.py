@@ -45,6 +45,8 @@ def masks_in(path: Path) -> dict[str, Path]:
         raise PetsegError(f"not found: {path}")
     found: dict[str, Path] = {}
     for entry in sorted(path.iterdir()):
+        if entry.name.startswith("."):  # hidden: a temporary file of an interrupted write, a marker
+            continue
         if entry.is_file() and is_image_path(entry):
             case, mask = entry.name[: -len(full_suffix(entry))], entry
         elif entry.is_dir():
@@ -61,23 +63,30 @@ def masks_in(path: Path) -> dict[str, Path]:
     return found
 
 
-def pair_cases(gt: dict[str, Path], pred: dict[str, Path], missing_as_empty: bool) -> list[CasePair]:
-    """Pairs by case name; missing predictions are an error unless `missing_as_empty`."""
+def pair_cases(gt: dict[str, Path], pred: dict[str, Path],
+               missing_as_empty: bool) -> tuple[list[CasePair], list[str]]:
+    """Pairs by case name, and the ground-truth cases without a prediction: scored as empty predictions with
+    `missing_as_empty`, else left out (the caller reports them)."""
     if not gt:
         raise PetsegError("no ground-truth mask found")
     if len(gt) == 1 and len(pred) == 1:  # two single files: pair them whatever their names
         (case, gt_path), (pred_path,) = next(iter(gt.items())), pred.values()
-        return [CasePair(case, gt_path, pred_path)]
+        return [CasePair(case, gt_path, pred_path)], []
     missing = sorted(set(gt) - set(pred))
-    if missing and not missing_as_empty:
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise PetsegError(f"{len(missing)} case(s) have no prediction: {', '.join(missing[:5])}{more} "
-                          "(add --missing-as-empty to score them as empty predictions)")
     extra = sorted(set(pred) - set(gt))
     if extra:
         warnings.warn(f"{len(extra)} prediction(s) without ground truth ignored: {', '.join(extra[:5])}",
                       PetsegWarning, stacklevel=2)
-    return [CasePair(case, path, pred.get(case)) for case, path in sorted(gt.items())]
+    pairs = [CasePair(case, path, pred.get(case)) for case, path in sorted(gt.items())
+             if case in pred or missing_as_empty]
+    return pairs, [] if missing_as_empty else missing
+
+
+def missing_message(missing: list[str], scored: int) -> str:
+    """The line for ground-truth cases without a prediction."""
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    return (f"{len(missing)} case(s) have no prediction: {', '.join(missing[:5])}{more}; the other {scored} "
+            "were scored (add --missing-as-empty to score them as empty predictions)")
 
 
 def check_same_grid(gt: Volume, pred: Volume, case: str) -> None:
@@ -127,7 +136,7 @@ def evaluate_cohort(pairs: list[CasePair], rule: str = "autopet3", iou_threshold
     """Per-case metrics, means (Dice/FNV over defined cases), pooled detection, and failed cases."""
     args = [(pair, rule, iou_threshold) for pair in pairs]
     wrap = progress or (lambda items: items)
-    if jobs > 1:
+    if jobs > 1 and len(args) > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             results = list(wrap(pool.map(_evaluate_capturing, *zip(*args, strict=True))))
     else:

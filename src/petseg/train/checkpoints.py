@@ -25,9 +25,10 @@ HIGHER_IS_BETTER = {"dice": True, "top_k_auroc": True, "fpv_ml": False}
 
 
 def save_checkpoint(content: dict[str, Any], path: Path) -> None:
-    """torch.save to a temporary file, then rename: a kill never leaves a truncated checkpoint."""
-    with atomic_path(path) as tmp:
-        torch.save(content, tmp)
+    """torch.save to a temporary file, then rename: a kill never leaves a truncated checkpoint. Written through a
+    Python file, so a full disk is an OSError (one line from `atomic_path`), not torch's RuntimeError."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(content, handle)
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:

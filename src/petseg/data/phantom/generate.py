@@ -7,6 +7,7 @@ injection sites, salivary glands for PSMA), some of which is hotter than many le
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
@@ -22,7 +23,7 @@ from petseg.data.phantom.anatomy import CODE, SOFT, TISSUES, Anatomy, build_anat
 from petseg.data.phantom.grid import SIZES, Box, Grid
 from petseg.data.phantom.lesions import LesionShape, place_lesions
 from petseg.data.study import Study, make_study
-from petseg.errors import PetsegError
+from petseg.errors import PetsegError, PetsegWarning
 from petseg.io.atomic import write_json_atomic
 from petseg.io.images import Volume, write_volume
 
@@ -261,7 +262,11 @@ def write_phantom_cohort(out_dir: str | Path, n: int, seed: int = 0, tracer: str
         phantom = make_phantom_study(seed, patient, visit, tracer, size, 0 if negative else None, min_lesion_mm)
         cases.append(write_phantom_case(phantom, out_dir / phantom.case))
         positive.append(bool(phantom.lesions))
-    n_folds = min(folds, len({c.patient for c in cases}))  # a one-patient cohort gets one fold
+    patients = len({c.patient for c in cases})
+    n_folds = min(folds, patients)  # folds are grouped by patient: never an empty fold
+    if n_folds < folds:
+        warnings.warn(f"{n} studies of {patients} patient(s) make {n_folds} fold(s), not {folds} (a patient's "
+                      f"studies share a fold); use --folds {n_folds} or more studies", PetsegWarning, stacklevel=2)
     datalist = build_datalist(cases, out_dir, n_folds, seed, positive)
     path = out_dir / "datalist.json"
     write_datalist(datalist, path)
