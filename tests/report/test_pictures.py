@@ -21,7 +21,7 @@ from petseg.results import SegmentResult
 FLIP_X = (-1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0)
 
 
-def _result(direction=None, with_ct=False) -> SegmentResult:
+def _result(direction=None, with_ct=False, ct_slices=slice(None)) -> SegmentResult:
     """A box-shaped body with a cluster of eight small lesions, a lesion on the patient's right and a big one."""
     suv = np.full((40, 64, 64), 0.0, np.float32)
     suv[2:38, 12:52, 8:56] = 1.0
@@ -35,7 +35,8 @@ def _result(direction=None, with_ct=False) -> SegmentResult:
         suv, mask = suv[:, :, ::-1].copy(), mask[:, :, ::-1].copy()
     grid = {"spacing": (4.0, 4.0, 4.0), **({"direction": direction} if direction else {})}
     pet = Volume(suv, **grid)
-    ct = Volume(np.where(suv > 0, 40.0, -1000.0).astype(np.float32), **grid) if with_ct else None
+    ct_array = np.where(suv > 0, 40.0, -1000.0).astype(np.float32)[ct_slices]
+    ct = Volume(ct_array, grid["spacing"], (0.0, 0.0, 4.0 * (ct_slices.start or 0))) if with_ct else None
     study = make_study(pet, ct, Volume(mask, **grid), {"case": "box"})
     return SegmentResult(study, study.suv.with_array(mask), quantify(study.suv, study.suv.with_array(mask)), {})
 
@@ -77,6 +78,7 @@ def test_patient_right_is_on_the_viewer_left_for_any_axis_sign(direction):
     plt.close(fig)
 
 
+@pytest.mark.filterwarnings("ignore:CT covers:petseg.errors.PetsegWarning")
 def test_axial_panels_show_the_largest_lesions_outlined():
     pet_only, fused = _result(), _result(with_ct=True)
     biggest = largest_lesions(pet_only)
@@ -91,6 +93,12 @@ def test_axial_panels_show_the_largest_lesions_outlined():
             outline = {to_hex(c) for collection in ax.collections for c in collection.get_edgecolor()}
             assert lesion_colour(lesion.id) in outline
         plt.close(fig)
+    partial = _result(with_ct=True, ct_slices=slice(0, 20))  # the CT covers the lower half (z index < 20)
+    fig = draw_axial(partial)
+    for ax, lesion in zip(fig.axes, largest_lesions(partial), strict=True):
+        below = lesion.centroid_mm[2] < 4.0 * 19.5
+        assert len(ax.images) == (2 if below else 1) and ("no CT here" in ax.get_title()) != below
+    plt.close(fig)
     empty = _result()
     empty.quantification = quantify(empty.study.suv, empty.study.suv.with_array(np.zeros(empty.study.suv.shape,
                                                                                         np.uint8)))

@@ -1,8 +1,8 @@
 """Axial slices through the largest lesions: PET (fused on the CT when there is one), each lesion outlined.
 
 One panel per lesion, the largest `AXIAL_LESIONS` by volume, each through the slice where the lesion
-is widest, in the radiological convention of `petseg.orientation` (anterior up, the patient's right on
-the viewer's left, each side labelled).
+is widest (the PET alone where the CT does not cover that slice), in the radiological convention of
+`petseg.orientation` (anterior up, the patient's right on the viewer's left, each side labelled).
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ def draw_axial(result: SegmentResult) -> Figure | None:
     suv = oriented(study.suv, study.suv.array)
     labels = oriented(study.suv, result.quantification.labels.array)
     ct = oriented(study.suv, study.ct.array) if study.ct is not None else None
+    covered = _covered_slices(result)
     rows, columns = _body_box(suv)
     aspect = study.suv.spacing[1] / study.suv.spacing[0]
     shape = (rows.stop - rows.start) * study.suv.spacing[1], (columns.stop - columns.start) * study.suv.spacing[0]
@@ -65,14 +66,15 @@ def draw_axial(result: SegmentResult) -> Figure | None:
     window = tracer_named(result.tracer).display_suv
     for ax, lesion in zip(axes[0], lesions, strict=True):
         level = _widest_slice(labels, lesion.id)
-        if ct is None:
+        if ct is None or not covered[level]:
             ax.imshow(suv[level][rows, columns], cmap=PET_COLOURMAP, vmin=0, vmax=window, aspect=aspect)
         else:
             ax.imshow(ct[level][rows, columns], cmap="gray", vmin=CT_WINDOW_HU[0], vmax=CT_WINDOW_HU[1], aspect=aspect)
             ax.imshow(suv[level][rows, columns], cmap=_fading(FUSED_COLOURMAP), vmin=0, vmax=window, aspect=aspect)
         _outline(ax, labels[level][rows, columns] == lesion.id, lesion_colour(lesion.id))
         _sides(ax)
-        ax.set_title(f"lesion {lesion.id}: {lesion.volume_ml:.1f} ml, SUVmax {lesion.suvmax:.1f}", fontsize=9,
+        ax.set_title(f"lesion {lesion.id}: {lesion.volume_ml:.1f} ml, SUVmax {lesion.suvmax:.1f}"
+                     + ("" if ct is None or covered[level] else "\n(PET only: no CT here)"), fontsize=9,
                      color=lesion_colour(lesion.id), fontweight="bold")
         ax.set_axis_off()
     fused = "PET fused on CT" if ct is not None else "PET (no CT)"
@@ -80,6 +82,16 @@ def draw_axial(result: SegmentResult) -> Figure | None:
                  fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _covered_slices(result: SegmentResult) -> np.ndarray:
+    """Per display slice: does the CT cover most of it (outside its coverage the CT is missing, not air)?"""
+    study = result.study
+    if study.ct is None:
+        return np.zeros(study.suv.shape[0], dtype=bool)
+    if study.ct_coverage is None:
+        return np.ones(study.suv.shape[0], dtype=bool)
+    return oriented(study.suv, study.ct_coverage.array).mean(axis=(1, 2)) > 0.5
 
 
 def _widest_slice(labels: np.ndarray, lesion_id: int) -> int:
