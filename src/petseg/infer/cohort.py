@@ -1,5 +1,6 @@
 """`petseg predict`: an ensemble over a cohort, one mask and one lesions.json per study, a bad study reported
-and skipped, the cohort split across machines by `--shard I/N`."""
+and skipped, the cohort split across machines by `--shard I/N`, a summary page (HTML) for a look at a glance.
+A study's ground truth, where the cohort has one, is scored (metrics in lesions.json and the summary)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
+from petseg.annotate import annotate
 from petseg.console import info
 from petseg.data.study import load_study
 from petseg.errors import PetsegError
@@ -15,6 +17,7 @@ from petseg.infer.predictor import Predictor
 from petseg.io.atomic import write_csv_atomic
 from petseg.io.images import write_volume
 from petseg.quantify import quantify
+from petseg.report.summary import CaseSummary, case_summary, write_cohort_summary
 from petseg.results import SegmentResult, write_lesions_json
 
 COLUMNS = ["case", "status", "seconds", "lesions", "tmtv_ml", "suvmax", "windows_run", "windows", "gate_probability",
@@ -27,6 +30,7 @@ class StudyFiles(Protocol):
     case: str
     pet: Path
     ct: Path | None
+    label: Path | None
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -55,10 +59,11 @@ def summary_name(part: tuple[int, int] | None) -> str:
 def predict_cohort(predictor: Predictor, studies: list[StudyFiles], out: Path, tracer: str = "fdg",
                    part: tuple[int, int] | None = None,
                    progress: Callable[[Iterable], Iterable] | None = None) -> list[dict[str, Any]]:
-    """Masks `out/<case>.nii.gz` (PET grid, uint8), `out/<case>.lesions.json`, and the summary CSV (rewritten
-    after every study)."""
+    """Masks `out/<case>.nii.gz` (PET grid, uint8), `out/<case>.lesions.json`, the summary CSV (rewritten
+    after every study) and, at the end, the summary page (HTML, beside the CSV)."""
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
+    pages: list[CaseSummary] = []
     for entry in (progress or iter)(shard(studies, part)):
         start = time.perf_counter()
         try:
@@ -72,19 +77,22 @@ def predict_cohort(predictor: Predictor, studies: list[StudyFiles], out: Path, t
                          "windows_run": method["windows"]["run"], "windows": method["windows"]["windows"],
                          "gate_probability": method.get("gate", {}).get("probability"),
                          "mask": f"{entry.case}.nii.gz"})
+            pages.append(case_summary(entry.case, result))
         except PetsegError as error:  # a bad study: say why, keep going
             info(f"{entry.case}: skipped: {error}")
             rows.append({"case": entry.case, "status": "failed", "seconds": round(time.perf_counter() - start, 2),
                          "error": str(error)})
+            pages.append(CaseSummary(entry.case, "failed", note=str(error)))
         write_csv_atomic(out / summary_name(part), rows, COLUMNS)
+    write_cohort_summary((out / summary_name(part)).with_suffix(".html"), f"petseg predict: {out.name}", pages)
     return rows
 
 
 def _segment(predictor: Predictor, entry: StudyFiles, tracer: str) -> SegmentResult:
     """One study through the ensemble, quantified."""
-    study = load_study(entry.pet, entry.ct, meta={"case": entry.case, "tracer": tracer})
+    study = load_study(entry.pet, entry.ct, entry.label, meta={"case": entry.case, "tracer": tracer})
     timings: dict[str, float] = {}
     prediction = predictor.predict(study)
     timings["segmenting"] = round(prediction.seconds, 3)
-    return SegmentResult(study, prediction.mask, quantify(study.suv, prediction.mask), predictor.describe(prediction),
-                         timings)
+    return annotate(SegmentResult(study, prediction.mask, quantify(study.suv, prediction.mask),
+                                  predictor.describe(prediction), timings))
