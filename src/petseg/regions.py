@@ -39,7 +39,10 @@ MAJOR_PART = 0.1  # parts of a section smaller than this fraction of its largest
 LUNG_HU = -400.0
 LUNG_HALF_AREA = 0.5
 MIN_LUNG_AREA_CM2 = 20.0
+SECTION_PIXEL_MM = 4.0  # sections are analysed on pixels of about this size (every n-th row and column)
 LEGS_MM = 20.0  # the legs count as divided when two of them show over this axial length
+IN_PLANE = np.zeros((3, 3, 3), dtype=bool)
+IN_PLANE[1] = ndimage.generate_binary_structure(2, 1)  # connectivity within an axial section only
 LEG_BALANCE = 0.4  # the smaller leg has at least this fraction of the larger one's area
 
 
@@ -51,8 +54,9 @@ class Landmarks:
     diaphragm: float | None
     iliac_crest: float | None
     pelvic_floor: float | None
-    main: np.ndarray  # oriented bool: voxels of their section's main part
+    main: np.ndarray  # oriented bool, every `stride`-th row and column of a section: its main part
     sources: dict[str, str]
+    stride: int = 1
 
     def region(self, row: int, in_main: bool) -> str | None:
         """The region of a point at display `row`, in or out of its section's main part."""
@@ -80,7 +84,7 @@ def lesion_regions(study: Study, centroids_mm: list[list[float]], frame: BodyFra
     for centroid in centroids_mm:
         index = np.clip(np.rint(suv.physical_to_index(np.array(centroid))).astype(int), 0, np.array(suv.shape) - 1)
         row, ap, rl = (int(v) for v in oriented_index(suv, index))
-        regions.append(marks.region(row, _in_main(marks.main[row], ap, rl)))
+        regions.append(marks.region(row, _in_main(marks.main[row], ap // marks.stride, rl // marks.stride)))
     return regions
 
 
@@ -95,20 +99,21 @@ def _in_main(section: np.ndarray, ap: int, rl: int) -> bool:
 def find_landmarks(study: Study, frame: BodyFrame) -> Landmarks:
     """The region boundaries of one study (see the module docstring)."""
     suv = study.suv
-    step = suv.spacing_zyx[0]
-    main, divided = _sections(oriented(suv, frame.mask), _midline_column(study, frame))
-    widths = main.any(axis=1).sum(axis=1) * suv.spacing[0]
+    step, stride = suv.spacing_zyx[0], max(round(SECTION_PIXEL_MM / suv.spacing[0]), 1)
+    main, divided = _sections(oriented(suv, frame.mask)[:, ::stride, ::stride],
+                              _midline_column(study, frame) // stride)
+    widths = main.any(axis=1).sum(axis=1) * suv.spacing[0] * stride
     shoulders, head_top = _shoulders(widths)
     legs = _legs(divided, shoulders, max(round(LEGS_MM / step), 1))
     if legs is not None:
         main[legs:] = False  # below the division both legs are extremities
     sources = {"shoulders": "body outline" if shoulders is not None else "not in the field of view"}
-    lungs = _lung_rows(study, main) if study.ct is not None else None
+    lungs = _lung_rows(study, main, stride) if study.ct is not None else None
     if shoulders is None and lungs is not None:
         shoulders, sources["shoulders"] = lungs[0], "lung apices (CT)"
     length = _trunk_length(shoulders, head_top, legs, sources)
     if shoulders is None or length is None:
-        return Landmarks(shoulders, None, None, None, main, sources)
+        return Landmarks(shoulders, None, None, None, main, sources, stride)
     floor = legs - (1 - PELVIC_FLOOR) * length if legs is not None else shoulders + PELVIC_FLOOR * length
     diaphragm = shoulders + DIAPHRAGM * length
     crest = shoulders + ILIAC_CREST * length
@@ -116,7 +121,7 @@ def find_landmarks(study: Study, frame: BodyFrame) -> Landmarks:
     if lungs is not None:
         diaphragm, sources["diaphragm"] = lungs[1], "lungs (CT)"
         crest = diaphragm + (ILIAC_CREST - DIAPHRAGM) / (PELVIC_FLOOR - DIAPHRAGM) * (floor - diaphragm)
-    return Landmarks(shoulders, diaphragm, crest, floor, main, sources)
+    return Landmarks(shoulders, diaphragm, crest, floor, main, sources, stride)
 
 
 def _midline_column(study: Study, frame: BodyFrame) -> int:
@@ -129,22 +134,38 @@ def _midline_column(study: Study, frame: BodyFrame) -> int:
 
 def _sections(body: np.ndarray, midline: int) -> tuple[np.ndarray, np.ndarray]:
     """Per display section: the largest major part of the body that crosses the midline column (the main
-    part), and whether the section holds two parts of comparable size either side of the midline (legs)."""
-    main = np.zeros_like(body, dtype=bool)
-    divided = np.zeros(body.shape[0], dtype=bool)
-    for row, section in enumerate(body):
-        labels, count = ndimage.label(section)
-        if count == 0:
-            continue
-        sizes = np.bincount(labels.ravel(), minlength=count + 1)
-        crossing = [k for k in np.unique(labels[:, midline]) if k and sizes[k] >= MAJOR_PART * sizes[1:].max()]
-        if crossing:
-            main[row] = labels == max(crossing, key=lambda k: sizes[k])
-        if count >= 2:
-            first, second = np.argsort(sizes[1:])[::-1][:2] + 1
-            centres = ndimage.center_of_mass(section, labels, [first, second])
-            sides = sorted(c[1] for c in centres)
-            divided[row] = sizes[second] >= LEG_BALANCE * sizes[first] and sides[0] < midline < sides[1]
+    part), and whether the section's two largest parts are of comparable size either side of the midline
+    (legs). The parts of every section are labelled in one pass."""
+    labels, count = ndimage.label(body, IN_PLANE)
+    main, divided = np.zeros(body.shape, dtype=bool), np.zeros(body.shape[0], dtype=bool)
+    if count == 0:
+        return main, divided
+    voxels = np.nonzero(labels)
+    ids = labels[voxels]
+    sizes = np.bincount(ids, minlength=count + 1).astype(float)
+    row_of = np.zeros(count + 1, dtype=int)
+    row_of[ids] = voxels[0]
+    column_of = np.bincount(ids, weights=voxels[2], minlength=count + 1) / np.maximum(sizes, 1.0)
+    largest = np.zeros(body.shape[0])
+    np.maximum.at(largest, row_of[1:], sizes[1:])
+    crossing = np.zeros(count + 1, dtype=bool)
+    crossing[np.unique(labels[:, :, midline])] = True
+    crossing &= sizes >= MAJOR_PART * largest[row_of]
+    crossing[0] = False
+    best = np.zeros(body.shape[0])
+    np.maximum.at(best, row_of[crossing], sizes[crossing])
+    main_of_row = np.zeros(body.shape[0], dtype=labels.dtype)
+    winners = np.flatnonzero(crossing & (sizes == best[row_of]))
+    main_of_row[row_of[winners]] = winners
+    main = (labels == main_of_row[:, None, None]) & (labels > 0)
+    order = np.lexsort((-sizes[1:], row_of[1:])) + 1  # by section, largest part first
+    starts = np.flatnonzero(np.r_[True, row_of[order][1:] != row_of[order][:-1]])
+    pairs = starts[(starts + 1 < order.size) & (row_of[order][np.minimum(starts + 1, order.size - 1)]
+                                               == row_of[order][starts])]
+    first, second = order[pairs], order[pairs + 1]
+    sides = np.sort(np.stack([column_of[first], column_of[second]]), axis=0)
+    divided[row_of[first]] = (sizes[second] >= LEG_BALANCE * sizes[first]) & (sides[0] < midline) & \
+        (midline < sides[1])
     return main, divided
 
 
@@ -176,19 +197,27 @@ def _legs(divided: np.ndarray, shoulders: int | None, run: int) -> int | None:
     return None
 
 
-def _lung_rows(study: Study, main: np.ndarray) -> tuple[int, int] | None:
+def _lung_rows(study: Study, main: np.ndarray, stride: int) -> tuple[int, int] | None:
     """(apex row, diaphragm row) of the lungs on the CT: air inside the trunk's filled section."""
-    air = oriented(study.suv, study.ct.array) < LUNG_HU  # type: ignore[union-attr]
-    if study.ct_coverage is not None:
-        air &= oriented(study.suv, study.ct_coverage.array) > 0  # uncovered CT is missing, not air
-    voxel_cm2 = study.suv.spacing[0] * study.suv.spacing[1] / 100.0
-    area = np.array([(ndimage.binary_fill_holes(section) & air[row]).sum() * voxel_cm2 if section.any() else 0.0
-                     for row, section in enumerate(main)])
+    air = oriented(study.suv, study.ct.array)[:, ::stride, ::stride] < LUNG_HU  # type: ignore[union-attr]
+    if study.ct_coverage is not None:  # uncovered CT is missing, not air
+        air &= oriented(study.suv, study.ct_coverage.array)[:, ::stride, ::stride] > 0
+    pixel_cm2 = study.suv.spacing[0] * study.suv.spacing[1] * stride**2 / 100.0
+    area = (_filled(main) & air).sum(axis=(1, 2)) * pixel_cm2
     if area.max(initial=0.0) < MIN_LUNG_AREA_CM2:
         return None
     half = np.flatnonzero(area >= LUNG_HALF_AREA * area.max())
     apex = np.flatnonzero(area >= 0.1 * area.max())
     return int(apex[0]), int(half[-1])
+
+
+def _filled(main: np.ndarray) -> np.ndarray:
+    """Each section's main part with its holes filled: what the section's border cannot reach."""
+    outside, count = ndimage.label(~main, IN_PLANE)
+    reached = np.zeros(count + 1, dtype=bool)
+    reached[np.concatenate([outside[:, [0, -1], :].ravel(), outside[:, :, [0, -1]].ravel()])] = True
+    reached[0] = False  # the main part itself
+    return ~reached[outside]
 
 
 def _trunk_length(shoulders: int | None, head_top: int | None, legs: int | None,
