@@ -86,3 +86,17 @@ def test_demo_report_names_its_ct(tmp_path):
     html = (out / "report.html").read_text()
     assert "PET-only" not in html and str(out / "study" / "ct.nii.gz") in html
     assert (out / "axial.png").read_bytes()[:4] == b"\x89PNG" and 'id="axial"' in html
+
+
+def test_real_dicom_acquisition_block(real_data):
+    from petseg.data.dicom_study import load_dicom_study
+    from petseg.report.acquisition import acquisition_block
+    from petseg.results import study_summary
+
+    with pytest.warns(PetsegWarning, match="not uniform"):
+        study = load_dicom_study(real_data / "sts_001_wb_pet_rtstruct" / "pet")
+    block = acquisition_block(study_summary(study))
+    for fact in ("GE MEDICAL SYSTEMS Discovery ST", "2000-09-07", "FDG -- fluorodeoxyglucose",
+                 "uptake time</dt><dd>45.2 min", "71 kg", "388.8 MBq", "6588 s", "BQML x 0.000242903 = SUV",
+                 "overridden on the command line</dt><dd>none"):
+        assert fact in block, fact
