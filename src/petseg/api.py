@@ -3,23 +3,27 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from petseg.annotate import annotate
 from petseg.console import step
+from petseg.data.field_of_view import warn_if_truncated
 from petseg.data.study import Study, load_study, make_study
-from petseg.errors import PetsegError
+from petseg.errors import PetsegError, PetsegWarning
 from petseg.io.atomic import write_csv_atomic
 from petseg.io.images import Volume, read_volume, write_volume
 from petseg.io.suv import SuvOverrides
-from petseg.metrics.components import Overlap
-from petseg.metrics.evaluate import case_metrics
 from petseg.quantify import quantify
 from petseg.results import SegmentResult, write_lesions_json
 
 if TYPE_CHECKING:
+    from petseg.infer.predictor import Predictor
     from petseg.infer.settings import InferenceOptions
     from petseg.io.dicom import SeriesVolume
 
@@ -54,26 +58,47 @@ def segment(pet: str | Path | Volume | Study, ct: str | Path | Volume | None = N
 
         predictor = Predictor(model, inference)
     timings: dict[str, float] = {}
-    with step("reading the study", timings):
-        study = _study(pet, ct, label, tracer, {"roi": roi, "overrides": suv_overrides, "pet_series": pet_series,
-                                                "ct_series": ct_series})
-    suppressed = None
-    with step("segmenting", timings):
-        if predictor is not None:
-            prediction = predictor.predict(study)
-            mask, provenance = prediction.mask, predictor.describe(prediction)
-        else:
-            from petseg.methods.suv import segment_suv
+    with _collected_warnings() as messages:
+        with step("reading the study", timings):
+            study = _study(pet, ct, label, tracer, {"roi": roi, "overrides": suv_overrides, "pet_series": pet_series,
+                                                    "ct_series": ct_series})
+            warn_if_truncated(study.suv)
+        with step("segmenting", timings):
+            mask, provenance, suppressed = _segment_study(study, predictor, params)
+        with step("quantifying", timings):
+            result = annotate(SegmentResult(study, mask, quantify(study.suv, mask), provenance, timings,
+                                            suppressed=suppressed))
+    result.warnings = messages
+    return result
 
-            found = segment_suv(study, study.tracer, params)
-            mask, provenance, suppressed = found.mask, found.provenance(), found.suppressed_labels
-    with step("quantifying", timings):
-        lesions = quantify(study.suv, mask)
-    metrics = None
-    if study.label is not None:
-        overlap = Overlap.of(study.label.array > 0, mask.array > 0, study.suv.voxel_ml)
-        metrics = case_metrics(str(study.meta.get("case", "study")), overlap)
-    return SegmentResult(study, mask, lesions, provenance, timings, metrics, suppressed)
+
+@contextmanager
+def _collected_warnings() -> Iterator[list[str]]:
+    """The messages of the PetsegWarnings raised inside the block (each once, in order; filled when it
+    ends). Every warning is still shown as usual afterwards, also when the block fails."""
+    messages: list[str] = []
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PetsegWarning)
+            yield messages
+    finally:
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        messages.extend(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, PetsegWarning)))
+
+
+def _segment_study(study: Study, predictor: Predictor | None, params: dict[str, str] | None
+                   ) -> tuple[Volume, dict, Volume | None]:
+    """The lesion mask, the method's provenance and (SUV method) the map of suppressed regions: trained models
+    when given, else the SUV method."""
+    if predictor is not None:
+        prediction = predictor.predict(study)
+        return prediction.mask, predictor.describe(prediction), None
+    from petseg.methods.suv import segment_suv
+
+    found = segment_suv(study, study.tracer, params)
+    return found.mask, found.provenance(), found.suppressed_labels
 
 
 def _study(pet: str | Path | Volume | Study, ct: str | Path | Volume | None, label: str | Path | Volume | None,
@@ -101,26 +126,32 @@ def _as_volume(value: str | Path | Volume | None) -> Volume | None:
 
 def write_results(result: SegmentResult, out_dir: Path, title: str | None = None,
                   dicom_source: SeriesVolume | None = None, per_lesion: bool = False) -> dict[str, Path]:
-    """Write lesions.nii.gz, lesions.json, lesions.csv, mip.png and report.html into `out_dir`, and
-    lesions_seg.dcm when the study came from DICOM (or `dicom_source` names the source PET series)."""
-    from petseg.io.dicom_seg import write_dicom_seg
+    """Write lesions.nii.gz, lesions.json, lesions.csv, mip.png, axial.png (when there are lesions) and
+    report.html into `out_dir`, and lesions_seg.dcm when the study came from DICOM (or `dicom_source` names
+    the source PET series)."""
+    from petseg.io.dicom_seg import seg_description, write_dicom_seg
+    from petseg.report.axial import write_axial
     from petseg.report.html import write_report
     from petseg.report.mip import write_mip
 
-    paths = {name: out_dir / name for name in ("lesions.nii.gz", "lesions.json", "lesions.csv", "mip.png",
-                                               "report.html")}
+    paths = {name: out_dir / name for name in ("lesions.nii.gz", "lesions.json", "lesions.csv", "mip.png")}
     write_volume(result.mask, paths["lesions.nii.gz"])
-    columns, rows = result.quantification.table()
+    columns, rows = result.lesion_rows()
     write_csv_atomic(paths["lesions.csv"], rows, columns)
     with step("drawing", result.timings):
         write_mip(result, paths["mip.png"], title=title)
+        axial = write_axial(result, out_dir / "axial.png")
+    if axial is not None:
+        paths["axial.png"] = axial
     write_lesions_json(result, paths["lesions.json"])
-    write_report(result, paths["report.html"], paths["mip.png"], title=title)
+    paths["report.html"] = write_report(result, out_dir / "report.html", paths["mip.png"], title=title,
+                                        axial_path=axial)
     source = dicom_source or result.study.dicom
     if source is not None:
         if not source.volume.same_grid(result.mask):
             raise PetsegError("the source DICOM series is not on the grid of the segmented PET; DICOM-SEG not written")
         paths["lesions_seg.dcm"] = out_dir / "lesions_seg.dcm"
         with step("writing DICOM-SEG", result.timings):
-            write_dicom_seg(result.quantification.labels.array, source, paths["lesions_seg.dcm"], per_lesion)
+            write_dicom_seg(result.quantification.labels.array, source, paths["lesions_seg.dcm"], per_lesion,
+                            seg_description(result.method))
     return paths

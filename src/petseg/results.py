@@ -2,9 +2,11 @@
 reports lesions (`segment`, `quantify`, `demo`, `predict`, the challenge interface).
 
 lesions.json: {"method", "petseg_version", "created", "study": {case/paths, tracer, shape_zyx, spacing_mm,
-origin_mm, has_ct, SUV provenance...}, "totals": {"lesion_count", "tmtv_ml", "tlg", "suvmax"},
-"lesions": [{"id", "voxels", "volume_ml", "suvmax", "suvmean", "suvpeak", "tlg", "centroid_mm", "bbox_zyx"}],
-"timings_s", and "metrics" when a ground truth was given}.
+origin_mm, has_ct, SUV provenance, acquisition (DICOM)...}, "warnings": [...], "totals": {"lesion_count",
+"tmtv_ml", "tlg", "suvmax"}, "lesions": [{"id", "voxels", "volume_ml", "suvmax", "suvmean", "suvpeak", "tlg",
+"centroid_mm", "bbox_zyx", "region", and "truth" ("found" or "false positive") when a ground truth was given}],
+"timings_s", and with a ground truth "metrics" and "missed_lesions" (the ground-truth lesions no predicted
+voxel touches: "id", "volume_ml", "suvmax", "centroid_mm", "region")}.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from petseg.quantify import Quantification
 @dataclass
 class SegmentResult:
     """A segmented (or measured) study: the mask on the PET grid, lesion statistics, how it was found
-    (`method`, JSON-ready), timings and, against a ground truth, the autoPET metrics."""
+    (`method`, JSON-ready), timings, the warnings raised while reading and segmenting it, notes per lesion
+    (anatomical region; found or false positive against a ground truth) and, against a ground truth, the
+    autoPET metrics and the ground-truth lesions that were missed."""
 
     study: Study
     mask: Volume
@@ -33,6 +37,9 @@ class SegmentResult:
     timings: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, Any] | None = None
     suppressed: Volume | None = None  # SUV method: region k (uint16, PET grid) is method["suppressed"][k - 1]
+    warnings: list[str] = field(default_factory=list)
+    lesion_notes: dict[int, dict[str, Any]] = field(default_factory=dict)  # per lesion id: region, truth
+    missed: list[dict[str, Any]] | None = None  # ground-truth lesions not found (with a ground truth)
 
     @property
     def tracer(self) -> str:
@@ -41,10 +48,22 @@ class SegmentResult:
 
     def lesions_json(self) -> dict[str, Any]:
         """The content of lesions.json."""
+        quantified = self.quantification.as_dict()
+        lesions = [{**lesion, **self.lesion_notes.get(lesion["id"], {})} for lesion in quantified["lesions"]]
         return {"method": self.method, "petseg_version": __version__,
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                "study": study_summary(self.study), **self.quantification.as_dict(), "timings_s": self.timings,
-                **({"metrics": self.metrics} if self.metrics else {})}
+                "study": study_summary(self.study), "warnings": self.warnings, "totals": quantified["totals"],
+                "lesions": lesions, "timings_s": self.timings,
+                **({"metrics": self.metrics} if self.metrics else {}),
+                **({"missed_lesions": self.missed} if self.missed is not None else {})}
+
+    def lesion_rows(self) -> tuple[list[str], list[dict[str, Any]]]:
+        """Columns and rows of lesions.csv: the quantification table with each lesion's notes."""
+        columns, rows = self.quantification.table()
+        notes = [key for key in ("region", "truth") if any(key in n for n in self.lesion_notes.values())]
+        for row in rows:
+            row.update({key: self.lesion_notes.get(int(row["id"]), {}).get(key) for key in notes})
+        return columns + notes, rows
 
 
 def study_summary(study: Study) -> dict[str, Any]:

@@ -34,8 +34,10 @@ def demo(
     with staged_output_dir(out, overwrite) as staging:
         with step("making a synthetic study", timings):
             phantom = make_phantom_study(seed=seed, tracer=tracer, size=size, n_lesions=8)
-            write_phantom_case(phantom, staging / "study")
-        result = segment(phantom.study, tracer=tracer)
+            files = write_phantom_case(phantom, staging / "study")
+        phantom.study.meta.update({key: str(out / "study" / path.name) for key, path in
+                                   (("pet_path", files.pet), ("ct_path", files.ct), ("label_path", files.label))})
+        result = segment(phantom.study, tracer=tracer)  # PET, CT and truth, as written to study/
         result.timings = {**timings, **result.timings}
         written = write_results(result, staging, title=f"synthetic {tracer.upper()} study {phantom.case}")
         write_json_atomic(staging / "metrics.json", cohort_report([result.metrics]))  # type: ignore[list-item]

@@ -17,7 +17,8 @@ def _fmt(value: float, digits: int = 3) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
-@app.command(epilog="Example: petseg evaluate --gt labels/ --pred predictions/ -o metrics.json --csv metrics.csv")
+@app.command(epilog="Example: petseg evaluate --gt labels/ --pred predictions/ -o metrics.json --csv metrics.csv "
+             "--html metrics.html")
 def evaluate(
     pred: Path = typer.Option(..., "--pred", "-p", help="Predicted mask file, or folder of masks by case."),
     gt: Path | None = typer.Option(None, "--gt", "-g", help="Ground-truth mask file, or folder of masks by case."),
@@ -25,6 +26,8 @@ def evaluate(
     split: str = typer.Option("training", "--split", help="Datalist split: training, testing or fold:K."),
     out: Path | None = typer.Option(None, "-o", "--out", help="metrics.json to write."),
     csv: Path | None = typer.Option(None, "--csv", help="Per-case CSV to write."),
+    html: Path | None = typer.Option(None, "--html", help="Summary page to write: a row per case with the metrics "
+                                     "and a MIP thumbnail of both masks."),
     rule: str = typer.Option("autopet3", "--rule", help="Empty ground truth: autopet3 (Dice/FNV undefined) or "
                              "autopet1 (the 2022 script)."),
     iou: float | None = typer.Option(None, "--iou", help="Match lesions one-to-one at this IoU instead of any "
@@ -56,6 +59,10 @@ def evaluate(
         write_json_atomic(out, report)
     if csv is not None:
         write_csv_atomic(csv, report["cases"])
+    if html is not None:
+        from petseg.report.summary import evaluation_summaries, write_cohort_summary
+
+        write_cohort_summary(html, f"petseg evaluate: {pred.name}", evaluation_summaries(report, pairs))
     problems = []
     if report["failed"]:
         names = ", ".join(f["case"] for f in report["failed"][:5])

@@ -40,7 +40,8 @@ def _run_key(model: list[Path], datalist: Path | None, split: str, folder: Path 
 def predict(
     model: list[Path] = typer.Option(..., "--model", help="Model folder(s): an ensemble; a MIP classifier "
                                      "folder gates it; stage-2 folders make a cascade. Repeat --model per folder."),
-    out: Path = typer.Option(..., "-o", "--out", help="Output folder: <case>.nii.gz masks and summary.csv."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output folder: <case>.nii.gz masks, "
+                              "<case>.lesions.json, summary.csv and summary.html."),
     datalist: Path | None = typer.Option(None, "--datalist", help="Datalist JSON of the studies."),
     split: str = typer.Option("testing", "--split", help="Datalist split: training, testing or fold:K."),
     folder: Path | None = typer.Option(None, "--input", help="Folder of studies (<case>/{suv,ct}.nii.gz)."),
@@ -69,7 +70,8 @@ def predict(
     rows = predict_cohort(predictor, studies, out, tracer, share,
                           progress=lambda items: track(items, "studies", total=len(items)))
     failed = [r for r in rows if r["status"] != "ok"]
-    info(f"{len(rows) - len(failed)} of {len(rows)} studies segmented -> {out / summary_name(share)}")
+    info(f"{len(rows) - len(failed)} of {len(rows)} studies segmented -> {out / summary_name(share)} "
+         f"(at a glance: {(out / summary_name(share)).with_suffix('.html')})")
     if failed:
         raise PetsegError(f"{len(failed)} study(ies) failed (see {out / summary_name(share)}): "
                           + "; ".join(f"{r['case']}: {r['error']}" for r in failed[:3]))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydicom.dataset import Dataset
 
 from petseg.data.study import Study, make_study
 from petseg.errors import PetsegError, PetsegWarning
@@ -47,6 +48,7 @@ def load_dicom_study(pet: str | Path, ct: str | Path | None = None, *, mask: str
         "pet_path": str(pet), "ct_path": str(ct or pet) if ct_choice is not None else None,
         "label_path": str(mask) if mask is not None else None, "tracer": tracer,
         "case": str(pet_choice.headers[0].get("PatientID", "") or Path(pet).name),
+        "acquisition": acquisition_facts(pet_choice.headers[0]),
         "suv_source": f"DICOM {conversion.units}, factor {conversion.factor:.6g} "
                       f"({conversion.tags_used.get('scan_time_from', 'vendor scale factor')})",
         "conversion": {**conversion.as_dict(), "warnings": messages,
@@ -61,6 +63,18 @@ def load_dicom_study(pet: str | Path, ct: str | Path | None = None, *, mask: str
     if label is not None and not np.any(label.array):
         warnings.warn("the DICOM mask is empty on the PET grid", PetsegWarning, stacklevel=2)
     return study
+
+
+def acquisition_facts(header: Dataset) -> dict[str, str]:
+    """What a reader asks of a PET acquisition first and the SUV conversion does not record: the scanner,
+    the scan date and the radiopharmaceutical (only those present)."""
+    scanner = " ".join(str(header.get(key, "") or "").strip() for key in ("Manufacturer", "ManufacturerModelName"))
+    date = str(header.get("AcquisitionDate") or header.get("SeriesDate") or header.get("StudyDate") or "").strip()
+    items = header.get("RadiopharmaceuticalInformationSequence") or [Dataset()]
+    drug = str(items[0].get("Radiopharmaceutical", "") or "").strip()
+    facts = {"scanner": scanner.strip(), "scan_date": f"{date[:4]}-{date[4:6]}-{date[6:8]}" if len(date) >= 8 else "",
+             "radiopharmaceutical": drug}
+    return {key: value for key, value in facts.items() if value}
 
 
 def recorded_pet_source(pet_file: str | Path) -> SeriesVolume:

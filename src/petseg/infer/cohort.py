@@ -1,5 +1,6 @@
 """`petseg predict`: an ensemble over a cohort, one mask and one lesions.json per study, a bad study reported
-and skipped, the cohort split across machines by `--shard I/N`."""
+and skipped, the cohort split across machines by `--shard I/N`, a summary page (HTML) for a look at a glance.
+A study's ground truth, where the cohort has one, is scored (metrics in lesions.json and the summary)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from petseg.annotate import annotate
 from petseg.console import info
 from petseg.data.study import load_study
 from petseg.errors import PetsegError
@@ -17,6 +19,7 @@ from petseg.infer.predictor import Predictor
 from petseg.io.atomic import write_csv_atomic
 from petseg.io.images import write_volume
 from petseg.quantify import quantify
+from petseg.report.summary import CaseSummary, case_summary, write_cohort_summary
 from petseg.results import SegmentResult, write_lesions_json
 
 COLUMNS = ["case", "status", "seconds", "lesions", "tmtv_ml", "suvmax", "windows_run", "windows", "gate_probability",
@@ -29,6 +32,7 @@ class StudyFiles(Protocol):
     case: str
     pet: Path
     ct: Path | None
+    label: Path | None
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -65,10 +69,12 @@ class Unlisted:
 def predict_cohort(predictor: Predictor, studies: list[StudyFiles | Unlisted], out: Path, tracer: str = "fdg",
                    part: tuple[int, int] | None = None,
                    progress: Callable[[Iterable], Iterable] | None = None) -> list[dict[str, Any]]:
-    """Masks `out/<case>.nii.gz` (PET grid, uint8), `out/<case>.lesions.json`, and the summary CSV (rewritten
-    after every study; a study's row says "writing" while its files are written)."""
+    """Masks `out/<case>.nii.gz` (PET grid, uint8), `out/<case>.lesions.json`, the summary CSV (rewritten
+    after every study; a study's row says "writing" while its files are written) and, at the end, the summary
+    page (HTML, beside the CSV)."""
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
+    pages: list[CaseSummary] = []
     summary = out / summary_name(part)
     for entry in (progress or iter)(shard(studies, part)):
         start = time.perf_counter()
@@ -81,11 +87,14 @@ def predict_cohort(predictor: Predictor, studies: list[StudyFiles | Unlisted], o
             write_volume(result.mask, out / f"{entry.case}.nii.gz")
             write_lesions_json(result, out / f"{entry.case}.lesions.json")
             rows.append(_row(entry.case, result, time.perf_counter() - start))
+            pages.append(case_summary(entry.case, result))
         except PetsegError as error:  # a bad study: say why, keep going
             info(f"{entry.case}: skipped: {error}")
             rows.append({"case": entry.case, "status": "failed", "seconds": round(time.perf_counter() - start, 2),
                          "error": str(error)})
+            pages.append(CaseSummary(entry.case, "failed", note=str(error)))
         write_csv_atomic(summary, rows, COLUMNS)
+    write_cohort_summary(summary.with_suffix(".html"), f"petseg predict: {out.name}", pages)
     return rows
 
 
@@ -101,9 +110,10 @@ def _row(case: str, result: SegmentResult, seconds: float) -> dict[str, Any]:
 
 def _segment(predictor: Predictor, entry: StudyFiles, tracer: str) -> SegmentResult:
     """One study through the ensemble, quantified."""
-    study = load_study(entry.pet, entry.ct, meta={"case": entry.case, "tracer": tracer}, ct_optional=True)
+    study = load_study(entry.pet, entry.ct, getattr(entry, "label", None), meta={"case": entry.case, "tracer": tracer},
+                       ct_optional=True)
     timings: dict[str, float] = {}
     prediction = predictor.predict(study)
     timings["segmenting"] = round(prediction.seconds, 3)
-    return SegmentResult(study, prediction.mask, quantify(study.suv, prediction.mask), predictor.describe(prediction),
-                         timings)
+    return annotate(SegmentResult(study, prediction.mask, quantify(study.suv, prediction.mask),
+                                  predictor.describe(prediction), timings))

@@ -126,41 +126,58 @@ def _with_type2_attributes(datasets: list[Dataset]) -> list[Dataset]:
     return completed
 
 
-def write_dicom_seg(labels: np.ndarray, pet: SeriesVolume, path: Path, per_lesion: bool = False) -> Path:
+SEG_SERIES_NUMBER = 900  # the SEG's SeriesNumber: sorts after the acquired series in a viewer's series list
+
+
+def seg_description(method: dict) -> str:
+    """The SEG's SeriesDescription (at most 64 characters): "petseg lesions" and the method that found them."""
+    if method.get("name") == "model":
+        found = "trained models: " + ", ".join(method.get("recipes", [])) if method.get("recipes") else "trained models"
+    else:
+        found = f"{method.get('name', 'suv')} method"
+    return f"petseg lesions ({found})"[:64]
+
+
+def write_dicom_seg(labels: np.ndarray, pet: SeriesVolume, path: Path, per_lesion: bool = False,
+                    description: str = "petseg lesions") -> Path:
     """Write a mask (0 background, lesion ids > 0) as a DICOM SEG referencing the source PET series.
 
-    One "lesion" segment, or one segment per lesion id with `per_lesion`.
+    One "lesion" segment, or with `per_lesion` one segment per lesion id, labelled "lesion <id>" as in the
+    report's table. `description` becomes the SeriesDescription (viewers list the series by it); the
+    algorithm identification names petseg, its version and the method.
     """
     array = labels if not pet.resampled else _to_acquired_slices(labels, pet.positions, pet.volume.spacing[2])
-    ids = sorted(int(v) for v in np.unique(array) if v > 0) if per_lesion else [1]
+    ids = sorted(int(v) for v in np.unique(labels) if v > 0) if per_lesion else [1]
     if per_lesion and ids:
         pixels = np.stack([array == i for i in ids], axis=-1).astype(np.uint8)
+    elif per_lesion:
+        pixels = np.zeros((*array.shape, 1), dtype=np.uint8)
     else:
         pixels = (array > 0).astype(np.uint8)
     algorithm = hd.AlgorithmIdentificationSequence(name="petseg", version=__version__,
-                                                   family=codes.cid7162.ArtificialIntelligence)
+                                                   family=codes.cid7162.ArtificialIntelligence,
+                                                   parameters={"method": description})
     descriptions = [hd.seg.SegmentDescription(
         segment_number=k + 1, segment_label=f"lesion {i}" if per_lesion else "lesion",
         segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
         segmented_property_type=codes.SCT.Lesion, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
         algorithm_identification=algorithm, tracking_id=f"lesion {i}" if per_lesion else None,
         tracking_uid=hd.UID() if per_lesion else None) for k, i in enumerate(ids or [1])]
-    if per_lesion and not ids:
-        pixels = np.zeros((*array.shape, 1), dtype=np.uint8)
     with warnings.catch_warnings():  # e.g. notes on anonymised person names, not the user's concern
         warnings.filterwarnings("ignore", category=UserWarning, module="highdicom")
-        seg = _segmentation(pixels, descriptions, pet)
+        seg = _segmentation(pixels, descriptions, pet, description)
     with atomic_path(path) as tmp:
         seg.save_as(tmp)
     return path
 
 
-def _segmentation(pixels: np.ndarray, descriptions: list, pet: SeriesVolume) -> hd.seg.Segmentation:
+def _segmentation(pixels: np.ndarray, descriptions: list, pet: SeriesVolume, description: str) -> hd.seg.Segmentation:
     """A binary SEG of `pixels` (frames in the order of the PET datasets) referencing the PET series."""
     return hd.seg.Segmentation(
         source_images=_with_type2_attributes(pet.datasets), pixel_array=pixels,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=900,
+        segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=SEG_SERIES_NUMBER,
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer="petseg", manufacturer_model_name="petseg",
         software_versions=__version__, device_serial_number="0", content_label="LESIONS",
-        content_description="Lesions segmented by petseg (research use only)", omit_empty_frames=False)
+        content_description="Lesions segmented by petseg (research use only)", omit_empty_frames=False,
+        series_description=description)

@@ -1,0 +1,56 @@
+"""A truncated transaxial field of view: the body reaching the edge of the reconstructed PET image.
+
+Most scanners reconstruct a disc (zero outside it) inside the square image; where the image holds such
+a disc its rim is the edge, otherwise the square's border is. Uptake on the edge on a few slices
+means part of the body (arms, a large patient) lies outside what was imaged.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import ndimage
+
+from petseg.errors import PetsegWarning
+from petseg.io.images import Volume
+from petseg.orientation import display_flips, oriented
+
+EDGE_SUV = 0.3  # uptake above this on the edge is body, not noise
+MIN_EDGE_VOXELS = 3  # per slice
+DISC_IOU = 0.95  # the image support counts as a reconstruction disc when it is this close to one
+
+
+def truncated_slices(suv: Volume) -> np.ndarray:
+    """Display rows (head first) on which the body reaches the edge of the field of view."""
+    data = oriented(suv, suv.array)
+    edge = _edge(data)
+    hits = (data[:, edge] > EDGE_SUV).sum(axis=1)
+    return np.flatnonzero(hits >= MIN_EDGE_VOXELS)
+
+
+def warn_if_truncated(suv: Volume) -> None:
+    """Warn (PetsegWarning) when the body reaches the edge of the transaxial field of view."""
+    rows = truncated_slices(suv)
+    if rows.size == 0:
+        return
+    n = suv.shape[0]
+    heights = [float(suv.index_to_physical(np.array([n - 1 - r if display_flips(suv)[0] else r, 0, 0]))[2])
+               for r in (rows[0], rows[-1])]
+    warnings.warn(f"truncated field of view: the body reaches the edge of the PET image on {rows.size} slice(s) "
+                  f"(z {max(heights):.0f} to {min(heights):.0f} mm); uptake beyond it was not imaged",
+                  PetsegWarning, stacklevel=2)
+
+
+def _edge(data: np.ndarray) -> np.ndarray:
+    """In-plane mask of the field of view's edge: the rim of the reconstruction disc, or the image border."""
+    support = (data != 0).any(axis=0)
+    rows, columns = np.indices(support.shape)
+    if support.any():
+        cy, cx = rows[support].mean(), columns[support].mean()
+        disc = (rows - cy) ** 2 + (columns - cx) ** 2 <= support.sum() / np.pi
+        if (disc & support).sum() >= DISC_IOU * (disc | support).sum():
+            return support & ~ndimage.binary_erosion(support, iterations=2, border_value=0)
+    border = np.zeros(support.shape, dtype=bool)
+    border[[0, -1], :] = border[:, [0, -1]] = True
+    return border
