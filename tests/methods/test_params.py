@@ -19,8 +19,9 @@ from petseg.methods.suv import method_parameters
     ("organ_adaptive", "3", r"organ_adaptive must be true or false"),
     ("liver_search.suv", "[4.5, 1.0]", r"liver_search\.suv must be a range \[low, high\] with low <= high"),
     ("liver_search.suv", "2", r"liver_search\.suv must be a list of 2 numbers"),
-    ("suppress.bladder.water_hu", "[-20]", r"water_hu must be a list of 2 numbers"),
-    ("suppress.brain", "{max_depth_mm: x}", r"suppress\.brain\.max_depth_mm must be a number"),
+    ("suppress.kidneys.volume_ml", "[-20]", r"volume_ml must be a list of 2 numbers"),
+    ("suppress.brain", "{min_volume_ml: x}", r"suppress\.brain\.min_volume_ml must be a number"),
+    ("split.organs", "[brain, 3]", r"split\.organs must be a list of words"),
     ("suppress.brain", "{typo_mm: 3}", r"unknown parameter of the SUV method 'suppress\.brain\.typo_mm'"),
     ("threshold", "3", r"threshold must be a mapping"),
     ("threshold.mode", "3", r"threshold\.mode must be a word"),
@@ -32,7 +33,8 @@ def test_wrong_values_are_one_line_naming_the_key(key, value, message):
 
 def test_sensible_values_pass():
     params = method_parameters("psma", {"threshold.suv": "4", "suppress.brain": "null", "suppress.heart": "null",
-                                        "suppress.bladder.water_hu": "[-30, 30]", "min_volume_ml": "0"})
+                                        "suppress.kidneys.volume_ml": "[4, 1200]", "min_volume_ml": "0",
+                                        "split.organs": "[bladder]"})
     assert params["threshold"]["suv"] == 4 and params["suppress"]["brain"] is None
 
 

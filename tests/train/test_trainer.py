@@ -15,7 +15,8 @@ from petseg.errors import PetsegError, PetsegWarning
 from petseg.train.checkpoints import Best
 from petseg.train.trainer import TrainConfig, Trainer
 
-QUICK = {"training.epochs": "3", "training.steps_per_epoch": "3", "training.patch_size": "[32, 32, 32]"}
+QUICK = {"training.epochs": "3", "training.steps_per_epoch": "3", "training.patch_size": "[32, 32, 32]",
+         "training.validate_every": "1"}
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Checks of the SUV method's parameters once `--param` overrides are applied.
 
 Every value keeps the type it has in `suv_params.yaml` (a number stays a number, a [low, high] range a
-range, a switch a boolean, a section a mapping or null), and the values with a meaning of their own
+range, a list of names a list of names, a switch a boolean, a section a mapping or null), and the values with a meaning of their own
 keep to it (an SUV threshold above 0, a fraction in (0, 1]). A wrong value is one line naming the key.
 """
 
@@ -52,6 +52,9 @@ def _check_value(value: Any, expected: Any, key: str) -> None:
     elif isinstance(expected, (int, float)):
         if not _is_number(value):
             raise _fail(key, "a number", value)
+    elif isinstance(expected, list) and all(isinstance(v, str) for v in expected):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _fail(key, "a list of words", value)
     elif isinstance(expected, list):
         if not isinstance(value, list) or len(value) != len(expected) or not all(map(_is_number, value)):
             raise _fail(key, f"a list of {len(expected)} numbers", value)
