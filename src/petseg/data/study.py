@@ -99,6 +99,11 @@ def make_study(suv: Volume, ct: Volume | None = None, label: Volume | None = Non
     return with_ct(study, ct) if ct is not None else study
 
 
+def with_label(study: Study, label: Volume) -> Study:
+    """`study` with a ground truth (any grid) on its PET grid."""
+    return replace(study, label=label_on_pet_grid(label, study.suv))
+
+
 def with_ct(study: Study, ct: Volume) -> Study:
     """`study` with a CT (HU, any grid) sanitised and resampled onto its PET grid, with the CT's coverage."""
     ct = replace_non_finite(ct.with_array(ct.array.astype(np.float32, copy=False)), CT_FILL_HU, "CT")

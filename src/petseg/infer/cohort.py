@@ -5,6 +5,7 @@ A study's ground truth, where the cohort has one, is scored (metrics in lesions.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,12 +13,12 @@ from typing import Any, Protocol
 
 from petseg.annotate import annotate
 from petseg.console import info
-from petseg.data.study import load_study
-from petseg.errors import PetsegError
+from petseg.data.study import load_study, with_label
+from petseg.errors import PetsegError, PetsegWarning
 from petseg.infer.cohort_output import check_case_name
 from petseg.infer.predictor import Predictor
 from petseg.io.atomic import write_csv_atomic
-from petseg.io.images import write_volume
+from petseg.io.images import read_volume, write_volume
 from petseg.quantify import quantify
 from petseg.report.summary import CaseSummary, case_summary, write_cohort_summary
 from petseg.results import SegmentResult, write_lesions_json
@@ -110,8 +111,15 @@ def _row(case: str, result: SegmentResult, seconds: float) -> dict[str, Any]:
 
 def _segment(predictor: Predictor, entry: StudyFiles, tracer: str) -> SegmentResult:
     """One study through the ensemble, quantified."""
-    study = load_study(entry.pet, entry.ct, getattr(entry, "label", None), meta={"case": entry.case, "tracer": tracer},
-                       ct_optional=True)
+    study = load_study(entry.pet, entry.ct, meta={"case": entry.case, "tracer": tracer}, ct_optional=True)
+    label = getattr(entry, "label", None)
+    if label is not None:  # scored when it can be read; a bad label never costs the study its mask
+        try:
+            study = with_label(study, read_volume(label))
+            study.meta["label_path"] = str(label)
+        except PetsegError as error:
+            warnings.warn(f"{entry.case}: ground truth {label} not used ({error}); segmented without metrics",
+                          PetsegWarning, stacklevel=2)
     timings: dict[str, float] = {}
     prediction = predictor.predict(study)
     timings["segmenting"] = round(prediction.seconds, 3)

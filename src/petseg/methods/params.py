@@ -1,8 +1,9 @@
 """Checks of the SUV method's parameters once `--param` overrides are applied.
 
 Every value keeps the type it has in `suv_params.yaml` (a number stays a number, a [low, high] range a
-range, a list of names a list of names, a switch a boolean, a section a mapping or null), and the values with a meaning of their own
-keep to it (an SUV threshold above 0, a fraction in (0, 1]). A wrong value is one line naming the key.
+range, a list of names a list of names, a switch a boolean, a section a mapping or null), and the values
+with a meaning of their own keep to it (an SUV threshold above 0, a fraction in (0, 1]). A wrong value is
+one line naming the key.
 """
 
 from __future__ import annotations
