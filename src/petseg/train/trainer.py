@@ -20,7 +20,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +188,7 @@ class Trainer:
             log.close()
         if self.rank == 0:
             self._finish(parts.network, cohort, entries, state)
-        return state.best.__dict__ if self.rule == "best" else {"metric": None, "value": None, "epoch": state.epoch}
+        return asdict(state.best) if self.rule == "best" else {"metric": None, "value": None, "epoch": state.epoch}
 
     def _prepare_folder(self) -> None:
         if self.rank == 0:

@@ -10,6 +10,9 @@ that matters stands higher, stands out of its surroundings or spans more voxels.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from petseg.methods.candidates import Candidate
@@ -29,31 +32,27 @@ def find_specks(candidates: list[Candidate], context: Context) -> None:
             c.reason = "noise speck"
 
 
-def find_diffuse(candidates: list[Candidate], context: Context) -> None:
-    """Name regions hardly hotter than the tissue around them."""
-    rule = context.rule("contrast")
-    if rule is None:
-        return
-    for c in undecided(candidates):
-        if c.contrast < rule["min_ratio"]:
-            c.reason = "diffuse uptake"
+def _name_by(rule_name: str, reason: str, matches: Callable[[Candidate, dict[str, Any]], bool]
+             ) -> Callable[[list[Candidate], Context], None]:
+    """A rule that names every undecided region `matches` accepts under the rule's parameters (none when the
+    tracer switches the rule off)."""
+
+    def rule(candidates: list[Candidate], context: Context) -> None:
+        parameters = context.rule(rule_name)
+        if parameters is None:
+            return
+        for c in undecided(candidates):
+            if matches(c, parameters):
+                c.reason = reason
+
+    return rule
 
 
-def find_tubes(candidates: list[Candidate], context: Context) -> None:
-    """Name small tube-like regions (bowel segments, ureters off their corridor)."""
-    rule = context.rule("tubular")
-    if rule is None:
-        return
-    for c in undecided(candidates):
-        if c.elongation >= rule["min_elongation"] and c.volume_ml <= rule["max_volume_ml"]:
-            c.reason = "bowel or ureter"
-
-
-def find_uniform_organs(candidates: list[Candidate], context: Context) -> None:
-    """Name large regions of uniform uptake (PSMA liver and spleen)."""
-    rule = context.rule("uniform_organ")
-    if rule is None:
-        return
-    for c in undecided(candidates):
-        if c.volume_ml >= rule["min_volume_ml"] and c.cv <= rule["max_cv"]:
-            c.reason = "liver or spleen"
+# Regions hardly hotter than the tissue around them.
+find_diffuse = _name_by("contrast", "diffuse uptake", lambda c, r: c.contrast < r["min_ratio"])
+# Small tube-like regions (bowel segments, ureters off their corridor).
+find_tubes = _name_by("tubular", "bowel or ureter",
+                      lambda c, r: c.elongation >= r["min_elongation"] and c.volume_ml <= r["max_volume_ml"])
+# Large regions of uniform uptake (PSMA liver and spleen).
+find_uniform_organs = _name_by("uniform_organ", "liver or spleen",
+                               lambda c, r: c.volume_ml >= r["min_volume_ml"] and c.cv <= r["max_cv"])
