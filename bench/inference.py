@@ -6,13 +6,15 @@ from DICOM as `petseg convert` does) and a full-size phantom (400 x 400 x 326). 
 - speed: the seed-000 SegResNetDS and seed-004 DynUNet with random weights (speed does not depend on them), the
   same 96^3 ROI and overlap for both. MONAI: the recipe's preprocessing + `sliding_window_inference` (fp32,
   Gaussian, every window). petseg: the `Predictor` on a model folder (preprocessing, gated windows, resampling
-  back, threshold) with its defaults (gate SUV 1.5, bfloat16 where the CPU has it natively) and with a higher
-  gate such as `petseg calibrate` chooses. Each measurement runs in its own process.
-- agreement: a trained tiny_unet (given with --model, else trained here on fold 0 of the shared IBSI cohort with
-  its defaults) at a 96^3 ROI: binary masks of petseg (defaults, and the higher gate) against MONAI's (fp32,
-  every window): Dice and the lesions (18-connected components of MONAI's mask) petseg loses.
+  back, threshold) with bfloat16 where the CPU has it natively, at the tracer's gate (SUV 1.5, an uncalibrated
+  model) and at the gate `petseg predict` uses after `petseg calibrate` chose one for the trained tiny_unet at the
+  same ROI on its held-out fold (up to the tracer's ceiling; `--gate` to give one). Each runs in its own process.
+- agreement: that trained tiny_unet (given with --model, else trained here on fold 0 of the shared IBSI cohort with
+  its defaults), calibrated at a 96^3 ROI: binary masks of petseg (tracer gate, and calibrated as `petseg predict`
+  runs it) against MONAI's (fp32, every window): Dice and the lesions (18-connected components of MONAI's mask)
+  petseg loses.
 
-Run: .venv/bin/python bench/inference.py [--studies sts001 phantom] [--networks ...] [--gate 3.0] [--model DIR]
+Run: .venv/bin/python bench/inference.py [--studies sts001 phantom] [--networks ...] [--gate G] [--model DIR]
 Target (issue 16): petseg >= 3x MONAI on the real STS_001 at 96^3 and overlap 0.25, masks at Dice >= 0.99.
 """
 
@@ -159,31 +161,55 @@ def trained_tiny(folder: Path) -> Path:
     return folder / "tiny"
 
 
+def calibrated_gate(model: Path) -> float:
+    """Calibrate `model` on its held-out fold (model.json's datalist and fold) as `petseg calibrate` does; its gate."""
+    from petseg.data.datalist import load_datalist
+    from petseg.infer.calibrate import calibrate
+    from petseg.infer.predictor import Predictor
+    from petseg.infer.settings import InferenceOptions
+
+    info = json.loads((model / "model.json").read_text())
+    held_out = [e for e in load_datalist(info["datalist"])["training"] if e.fold == info["fold"]]
+    gate = calibrate(Predictor([model], InferenceOptions(progress=False)), held_out)["gate_suv"]
+    if gate is None:
+        raise SystemExit(f"{model}: no lesion in the held-out fold, so no calibrated gate; give one with --gate")
+    return gate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--studies", nargs="+", default=["sts001", "phantom"], choices=["sts001", "phantom"])
     parser.add_argument("--roi", type=int, default=96)
     parser.add_argument("--overlap", type=float, default=0.25)
     parser.add_argument("--networks", nargs="+", default=["auto3dseg_segresnet", "hadlich_dynunet"])
-    parser.add_argument("--gate", type=float, default=3.0, help="the higher gate measured beside the default")
-    parser.add_argument("--model", type=Path, help="a trained tiny_unet folder for the agreement")
+    parser.add_argument("--gate", type=float, help="the higher gate (default: the trained model's calibrated one)")
+    parser.add_argument("--model", type=Path, help="a trained tiny_unet folder (model.json names its held-out fold)")
     parser.add_argument("--parts", nargs="+", default=["speed", "agreement"], choices=["speed", "agreement"])
     args = parser.parse_args()
     from petseg.device import available_cpus, cpu_supports_bf16
+    from petseg.infer.settings import window_gate
+    from petseg.tracers import tracer_named
 
     print(f"{platform.processor() or platform.machine()}, {available_cpus()} CPUs, native bf16 "
           f"{cpu_supports_bf16()}, torch {torch.__version__}")
+    tracer_gate = tracer_named("fdg").gate_suv
     with tempfile.TemporaryDirectory() as tmp:
         studies = prepare_studies(args.studies, Path(tmp))
+        model = with_roi(args.model or trained_tiny(Path(tmp)), args.roi, args.overlap, Path(tmp) / "tiny96")
+        safe = calibrated_gate(model) if args.gate is None else None
+        gate = window_gate(args.gate, safe, "fdg")  # what predict runs at: the calibrated gate up to the ceiling
+        print(f"\ntrained tiny_unet ({args.model or 'trained here'}) at {args.roi}^3, overlap {args.overlap}: "
+              + (f"given gate SUV {gate:g}" if safe is None else
+                 f"calibrated gate SUV {safe:g} (safe on its held-out fold), predict's gate {gate:g}"))
         if "speed" in args.parts:
-            print("\n| study | network | ROI, overlap | MONAI s | petseg s (gate 1.5) | speed-up | windows run / all | "
-                  f"petseg s (gate {args.gate:g}) | speed-up | windows run / all | MONAI / petseg peak RSS GB |")
-            print("|---|---|---|---|---|---|---|---|---|---|---|")
+            print(f"\n| study | network | ROI, overlap | MONAI s | petseg s (gate {tracer_gate:g}) | speed-up | "
+                  f"windows run / all | petseg s (gate {gate:g}) | speed-up | windows run / all | "
+                  "MONAI / petseg peak RSS GB |\n|---|---|---|---|---|---|---|---|---|---|---|")
             for study, path in studies.items():
                 for name in args.networks:
                     folder = random_model_folder(name, args.roi, args.overlap, Path(tmp) / name)
-                    monai, ours = measure("monai", folder, path), measure("petseg", folder, path)
-                    high = measure("petseg", folder, path, args.gate)
+                    monai = measure("monai", folder, path)
+                    ours, high = measure("petseg", folder, path, tracer_gate), measure("petseg", folder, path, gate)
                     print(f"| {study} | {name} | {args.roi}^3, {args.overlap} | {monai['seconds']:.1f} | "
                           f"{ours['seconds']:.1f} | {monai['seconds'] / ours['seconds']:.2f}x | "
                           f"{ours['windows']['run']} / {ours['windows']['windows']} | {high['seconds']:.1f} | "
@@ -191,16 +217,16 @@ def main() -> None:
                           f"{high['windows']['windows']} | {monai['peak_rss_gb']:.2f} / {ours['peak_rss_gb']:.2f} |",
                           flush=True)
         if "agreement" in args.parts:
-            model = with_roi(args.model or trained_tiny(Path(tmp)), args.roi, args.overlap, Path(tmp) / "tiny96")
-            print(f"\ntrained tiny_unet ({model}), {args.roi}^3 windows, overlap {args.overlap}:")
-            print("| study | gate | MONAI s | petseg s | speed-up | windows run / all | Dice vs MONAI | "
+            print("\n| study | gate | MONAI s | petseg s | speed-up | windows run / all | Dice vs MONAI | "
                   "MONAI lesions | lost |\n|---|---|---|---|---|---|---|---|---|")
             for study, path in studies.items():
                 monai = measure("monai", model, path)
-                for gate in (None, args.gate):
-                    ours = measure("petseg", model, path, gate)
-                    dice, lesions, lost = agreement(path, gate)
-                    print(f"| {study} | {gate or 'default'} | {monai['seconds']:.1f} | {ours['seconds']:.1f} | "
+                runs = ((f"{tracer_gate:g} (tracer)", tracer_gate),  # None: the calibration in the model folder
+                        (f"{gate:g} (as predict runs)", None if args.gate is None else gate))
+                for label, given in runs:
+                    ours = measure("petseg", model, path, given)
+                    dice, lesions, lost = agreement(path, given)
+                    print(f"| {study} | {label} | {monai['seconds']:.1f} | {ours['seconds']:.1f} | "
                           f"{monai['seconds'] / ours['seconds']:.2f}x | {ours['windows']['run']} / "
                           f"{ours['windows']['windows']} | {dice:.4f} | {lesions} | {lost} |", flush=True)
 

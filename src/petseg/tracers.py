@@ -17,13 +17,17 @@ class Tracer:
 
     name: str
     gate_suv: float  # sliding windows without a voxel this hot are not run: under any lesion's SUVmax
+    # The highest gate a calibration may set: the reference uptake above which readers begin to call lesions
+    # (FDG: the normal liver, Deauville 4 / PERCIST; PSMA: the blood pool, miPSMA 1). A held-out fold of a few
+    # bright tumours says nothing about the faint lesions of other patients, so it must not gate above this.
+    gate_ceiling_suv: float
     suv_floor: float  # post-processing candidate: no lesion voxel is colder than this
     display_suv: float  # upper end of the SUV window of the MIP pictures
 
 
 TRACERS = {
-    "fdg": Tracer("fdg", gate_suv=1.5, suv_floor=1.5, display_suv=8.0),
-    "psma": Tracer("psma", gate_suv=1.0, suv_floor=1.0, display_suv=15.0),
+    "fdg": Tracer("fdg", gate_suv=1.5, gate_ceiling_suv=2.5, suv_floor=1.5, display_suv=8.0),
+    "psma": Tracer("psma", gate_suv=1.0, gate_ceiling_suv=1.5, suv_floor=1.0, display_suv=15.0),
 }
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from monai.inferers import sliding_window_inference
 
-from petseg.infer.settings import DEFAULT_OVERLAP, InferenceOptions
+from petseg.infer.settings import DEFAULT_OVERLAP, InferenceOptions, window_gate
 from petseg.infer.windows import WindowCount, sliding_probability, uptake_gate, window_coverage
 
 CPU = torch.device("cpu")
@@ -65,6 +65,15 @@ def test_gate_and_settings():
     assert resolved.roi_zyx == (40, 48, 48) and resolved.overlap == 0.6 and resolved.gate_suv == 0.0
     validation = InferenceOptions(flips=((), (2,))).for_validation().resolve(recipe, "fdg", CPU)
     assert validation.flips == ((),) and validation.gate_suv == 0.0 and validation.overlap == 0.25
+
+
+def test_a_calibrated_gate_stops_at_the_tracers_ceiling_and_an_asked_one_does_not():
+    recipe = {"training": {"patch_size": [32, 32, 32]}}
+    assert InferenceOptions().resolve(recipe, "fdg", CPU, calibrated_gate=6.0).gate_suv == 2.5
+    assert InferenceOptions().resolve(recipe, "psma", CPU, calibrated_gate=6.0).gate_suv == 1.5
+    assert InferenceOptions().resolve(recipe, "fdg", CPU, calibrated_gate=2.0).gate_suv == 2.0
+    assert InferenceOptions(gate_suv=6.0).resolve(recipe, "fdg", CPU, calibrated_gate=2.0).gate_suv == 6.0
+    assert window_gate(None, None, "fdg") == 1.5 and window_gate(-1.0, 3.0, "fdg") == 0.0
 
 
 def test_window_coverage_is_where_running_and_skipped_windows_reach():

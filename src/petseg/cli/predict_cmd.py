@@ -94,6 +94,7 @@ def calibrate(
     the probabilities are MONAI's); store them in the model folders."""
     from petseg.infer.calibrate import calibrate as run_calibration
     from petseg.infer.predictor import Predictor
+    from petseg.infer.settings import window_gate
 
     studies = _studies(datalist, split, None)
     predictor = Predictor(model, common.inference_options(device, overlap, tta, ensemble, None, None, batch, bf16,
@@ -107,5 +108,8 @@ def calibrate(
         row = result[key]
         table.add_row(name, f"{value:.3f}", f"{row['dice']:.3f}", f"{row['fpv_ml']:.2f}", f"{row['fnv_ml']:.2f}")
     results.print(table)
-    results.print(f"post-processing: {result['postprocess'] or 'none'}; window gate: SUV {result['gate_suv']}")
+    gate = window_gate(None, result["gate_suv"], tracer)
+    results.print(f"post-processing: {result['postprocess'] or 'none'}; window gate: SUV {gate:g}"
+                  + (f" (safe on these studies up to {result['gate_suv']:g}; {tracer}'s ceiling)"
+                     if result["gate_suv"] is not None and gate < result["gate_suv"] else ""))
     info(f"calibration.json written to {len(model)} model folder(s)")

@@ -27,7 +27,7 @@ from petseg.infer.cascade import Stages
 from petseg.infer.gate import GateVerdict, classify, split_classifier
 from petseg.infer.models import ModelFolder, load_model_folder
 from petseg.infer.postprocess import apply_postprocessing
-from petseg.infer.settings import InferenceOptions
+from petseg.infer.settings import InferenceOptions, window_gate
 from petseg.infer.windows import WindowCount, network_predictor, sliding_probability, uptake_gate
 from petseg.io.images import Volume
 from petseg.preprocess import preprocess_study
@@ -42,6 +42,7 @@ class Prediction:
     decision: Decision
     seconds: float
     windows: WindowCount
+    gate_suv: float  # the window gate the sliding windows ran at
     gate: GateVerdict | None = None  # the MIP classifier's verdict when one was used
 
 
@@ -70,15 +71,16 @@ class Predictor:
     def predict(self, study: Study) -> Prediction:
         """Probability, thresholded and post-processed mask of one study, on its PET grid."""
         start = time.perf_counter()
+        gate_suv = window_gate(self.options.gate_suv, self.decision.gate_suv, study.tracer)
         gate = classify(self.classifier, study, self.device) if self.classifier is not None else None
         if gate is not None and not gate.positive:
             empty = np.zeros(study.suv.shape, np.float32)
             return Prediction(study.suv.with_array(empty), study.suv.with_array(empty.astype(np.uint8)),
-                              self.decision, time.perf_counter() - start, WindowCount(), gate)
+                              self.decision, time.perf_counter() - start, WindowCount(), gate_suv, gate)
         probability, windows = self.probabilities(study)
         mask = decision_mask(probability, study.suv, self.decision)
         return Prediction(study.suv.with_array(probability), mask, self.decision, time.perf_counter() - start,
-                          windows, gate)
+                          windows, gate_suv, gate)
 
     def probabilities(self, study: Study, gate_suv: float | None = None) -> tuple[np.ndarray, WindowCount]:
         """The ensemble's probability map on the PET grid (cascade included), before any threshold, and the
@@ -97,8 +99,7 @@ class Predictor:
                      "threshold": prediction.decision.threshold, "threshold_source": prediction.decision.source,
                      "ensemble": self.options.ensemble, "flips": [list(f) for f in self.options.flips],
                      "postprocess": prediction.decision.postprocess, "windows": prediction.windows.as_dict(),
-                     "gate_suv": self.options.gate_suv if self.options.gate_suv is not None
-                     else prediction.decision.gate_suv}
+                     "gate_suv": prediction.gate_suv}
         if prediction.gate is not None:
             described["gate"] = prediction.gate.as_dict()
         return described

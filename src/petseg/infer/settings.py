@@ -3,9 +3,9 @@ a model's recipe and the study's tracer into concrete `WindowSettings`.
 
 Defaults, each in one place: ROI = the recipe's `inference.roi_size`, else its training patch; overlap = the
 command line's, else the recipe's `inference.overlap`, else `DEFAULT_OVERLAP`; gate SUV = the command line's,
-else the ensemble's calibrated gate (`petseg calibrate`), else the tracer's (`petseg.tracers`); precision = fp16
-AMP on GPUs for recipes trained with AMP, bfloat16 (channels-last) on CPUs that have it natively unless float32 is
-asked for. Training validation resolves the same settings (no flips, no gate).
+else the ensemble's calibrated gate (`petseg calibrate`) up to the tracer's ceiling, else the tracer's
+(`petseg.tracers`); precision = fp16 AMP on GPUs for recipes trained with AMP, bfloat16 (channels-last) on CPUs
+that have it natively unless float32 is asked for. Training validation resolves the same settings (no flips, no gate).
 """
 
 from __future__ import annotations
@@ -84,15 +84,24 @@ class InferenceOptions:
         inference = recipe.get("inference") or {}
         roi = zyx(inference.get("roi_size") or recipe["training"]["patch_size"])
         overlap = self.overlap if self.overlap is not None else float(inference.get("overlap", DEFAULT_OVERLAP))
-        gate = next(g for g in (self.gate_suv, calibrated_gate, tracer_named(tracer).gate_suv) if g is not None)
+        gate = window_gate(self.gate_suv, calibrated_gate, tracer)
         dtype = precision(device, bool((recipe.get("training") or {}).get("amp", True)), self.bf16)
-        return WindowSettings(roi, overlap, max(float(gate), 0.0), tuple(tuple(f) for f in self.flips), dtype,
+        return WindowSettings(roi, overlap, gate, tuple(tuple(f) for f in self.flips), dtype,
                               dtype is torch.bfloat16 and device.type == "cpu", self.batch_size,
                               self.progress and progress_visible())
 
     def for_validation(self) -> InferenceOptions:
         """The options of validation during training: the same windows, one pass, every window run."""
         return replace(self, flips=((),), gate_suv=0.0, progress=False)
+
+
+def window_gate(asked: float | None, calibrated: float | None, tracer: str) -> float:
+    """The window gate SUV: the one asked for (<= 0: none), else the calibrated one up to the tracer's ceiling,
+    else the tracer's default."""
+    known = tracer_named(tracer)
+    if asked is not None:
+        return max(float(asked), 0.0)
+    return float(known.gate_suv if calibrated is None else min(calibrated, known.gate_ceiling_suv))
 
 
 def precision(device: torch.device, trained_with_amp: bool, bf16: bool | None) -> torch.dtype | None:
