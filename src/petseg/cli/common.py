@@ -30,7 +30,7 @@ TTA = typer.Option("", "--tta", help="Test-time flips: axes among x, y, z, every
                    "(e.g. --tta xyz: 8 passes).")
 ENSEMBLE = typer.Option("mean", "--ensemble", help="Combine models by mean probability or majority vote.")
 GATE_SUV = typer.Option(None, "--gate-suv", help="Skip windows without a voxel of at least this SUV (default: the "
-                        "tracer's, 1.5 FDG, 1.0 PSMA; 0 runs every window).")
+                        "calibrated one up to 2.5 FDG, 1.5 PSMA, else 1.5 FDG, 1.0 PSMA; 0 runs every window).")
 THRESHOLD = typer.Option(None, "--threshold", help="Probability threshold (default: the calibrated one).")
 BATCH = typer.Option(2, "--batch", help="Windows per network pass.")
 BF16 = typer.Option(None, "--bf16/--fp32", help="Precision on CPUs (default: bfloat16 where the CPU has it "
