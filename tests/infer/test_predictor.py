@@ -65,6 +65,8 @@ def test_a_calibrated_gate_runs_fewer_windows_and_keeps_every_lesion(trained, tm
     for entry in entries[4:]:
         study = load_study(entry.pet, entry.ct, entry.label)
         ours, full = calibrated.predict(study), reference.predict(study)
+        assert ours.gate_suv == min(result["gate_suv"], 2.5)  # used up to FDG's ceiling, and recorded as used
+        assert calibrated.describe(ours)["gate_suv"] == ours.gate_suv and full.gate_suv == 0.0
         a, b = ours.probability.array >= 0.5, full.probability.array >= 0.5
         assert a.sum() + b.sum() == 0 or 2 * (a & b).sum() / (a.sum() + b.sum()) >= 0.99
         lesions = cc3d.connected_components(study.label.array > 0, connectivity=18)
