@@ -110,6 +110,6 @@ def calibrate(
     results.print(table)
     gate = window_gate(None, result["gate_suv"], tracer)
     results.print(f"post-processing: {result['postprocess'] or 'none'}; window gate: SUV {gate:g}"
-                  + (f" (safe on these studies up to {result['gate_suv']:g}; {tracer}'s ceiling)"
+                  + (f" (the held-out studies allow up to {result['gate_suv']:g}; capped at {tracer.upper()}'s ceiling)"
                      if result["gate_suv"] is not None and gate < result["gate_suv"] else ""))
     info(f"calibration.json written to {len(model)} model folder(s)")
