@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 DEMO_OUT ?= demo_out
 
-.PHONY: install dev demo test lint bench clean
+.PHONY: install dev demo test test-fast lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ lint: dev
 
 test: lint
 	$(BIN)/pytest -q
+
+# The suite without the tests marked slow (training, full-size and real whole-body studies): under 2 minutes.
+test-fast: lint
+	$(BIN)/pytest -q -m "not slow"
 
 bench: install
 	$(BIN)/python bench/phantom.py

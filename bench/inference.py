@@ -41,15 +41,15 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
 def random_model_folder(recipe_name: str, roi: int, overlap: float, folder: Path) -> Path:
     """A model folder holding `recipe_name`'s network with random weights (a seeded init)."""
     from petseg.models.networks import build_network
-    from petseg.train.recipe import load_recipe
+    from petseg.recipe import as_yaml, load_recipe
 
     recipe = load_recipe(recipe_name, {"inference.roi_size": f"[{roi}, {roi}, {roi}]",
                                        "inference.overlap": str(overlap)})
     torch.manual_seed(0)
-    network = build_network(recipe["network"], len(recipe["inputs"]))
+    network = build_network(recipe.network, len(recipe.inputs))
     folder.mkdir(parents=True, exist_ok=True)
     torch.save({"model": network.state_dict()}, folder / "checkpoint_final.pt")
-    (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
+    (folder / "recipe.yaml").write_text(as_yaml(recipe))
     (folder / "model.json").write_text(json.dumps({"recipe": recipe_name, "threshold": 0.5}))
     return folder
 
@@ -70,13 +70,13 @@ def _monai(folder: str, study) -> np.ndarray:
 
     from petseg.data.study import resample_onto
     from petseg.infer.models import load_model_folder
-    from petseg.infer.settings import InferenceOptions
-    from petseg.infer.windows import network_predictor
+    from petseg.models.settings import InferenceOptions
+    from petseg.models.windows import network_predictor
     from petseg.preprocess import preprocess_study
 
     model = load_model_folder(folder, torch.device("cpu"))
-    settings = InferenceOptions(batch_size=1, progress=False, bf16=False).resolve(model.recipe, "fdg",
-                                                                                    torch.device("cpu"))
+    settings = InferenceOptions(batch_size=1, progress=False, bf16=False).resolve(model.recipe, torch.device("cpu"),
+                                                                                    gate_suv=0.0)
     prepared = preprocess_study(study, model.recipe, model.fingerprint)
     output = sliding_window_inference(torch.from_numpy(prepared.image)[None], settings.roi_zyx, 1,
                                       network_predictor(model.network, settings), overlap=settings.overlap,
@@ -99,7 +99,7 @@ def _measure(method: str, folder: str, study_dir: str, gate: float | None, queue
         probability = _monai(folder, study)
     else:
         from petseg.infer.predictor import Predictor
-        from petseg.infer.settings import InferenceOptions
+        from petseg.models.settings import InferenceOptions
 
         prediction = Predictor([folder], InferenceOptions(batch_size=1, progress=False, gate_suv=gate)).predict(study)
         probability, windows = prediction.probability.array, prediction.windows.as_dict()
@@ -166,11 +166,13 @@ def calibrated_gate(model: Path) -> float:
     from petseg.data.datalist import load_datalist
     from petseg.infer.calibrate import calibrate
     from petseg.infer.predictor import Predictor
-    from petseg.infer.settings import InferenceOptions
+    from petseg.models.settings import InferenceOptions
+    from petseg.tracers import TRACERS
 
     info = json.loads((model / "model.json").read_text())
     held_out = [e for e in load_datalist(info["datalist"])["training"] if e.fold == info["fold"]]
-    gate = calibrate(Predictor([model], InferenceOptions(progress=False)), held_out)["gate_suv"]
+    predictor = Predictor([model], InferenceOptions(progress=False))
+    gate = calibrate(predictor, held_out, "dice", TRACERS["fdg"])["gate_suv"]
     if gate is None:
         raise SystemExit(f"{model}: no lesion in the held-out fold, so no calibrated gate; give one with --gate")
     return gate
@@ -187,7 +189,7 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", default=["speed", "agreement"], choices=["speed", "agreement"])
     args = parser.parse_args()
     from petseg.device import available_cpus, cpu_supports_bf16
-    from petseg.infer.settings import window_gate
+    from petseg.models.settings import window_gate
     from petseg.tracers import tracer_named
 
     print(f"{platform.processor() or platform.machine()}, {available_cpus()} CPUs, native bf16 "
@@ -197,7 +199,7 @@ def main() -> None:
         studies = prepare_studies(args.studies, Path(tmp))
         model = with_roi(args.model or trained_tiny(Path(tmp)), args.roi, args.overlap, Path(tmp) / "tiny96")
         safe = calibrated_gate(model) if args.gate is None else None
-        gate = window_gate(args.gate, safe, "fdg")  # what predict runs at: the calibrated gate up to the ceiling
+        gate = window_gate(args.gate, safe, tracer_named("fdg"))  # predict's: the calibrated gate up to the ceiling
         print(f"\ntrained tiny_unet ({args.model or 'trained here'}) at {args.roi}^3, overlap {args.overlap}: "
               + (f"given gate SUV {gate:g}" if safe is None else
                  f"calibrated gate SUV {safe:g} (safe on its held-out fold), predict's gate {gate:g}"))

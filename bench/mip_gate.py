@@ -24,9 +24,9 @@ from petseg.data.datalist import load_datalist
 from petseg.data.phantom import write_phantom_cohort
 from petseg.data.study import load_study
 from petseg.infer.predictor import Predictor
-from petseg.infer.settings import InferenceOptions
+from petseg.models.settings import InferenceOptions
+from petseg.recipe import load_recipe
 from petseg.train.classifier import ClassifierTrainer
-from petseg.train.recipe import load_recipe
 from petseg.train.trainer import TrainConfig, Trainer
 
 

@@ -26,8 +26,8 @@ from petseg.metrics.evaluate import case_metrics, cohort_report
 def contenders(tracer: str) -> dict[str, object]:
     """Name -> function(study) -> mask."""
     return {
-        "petseg SUV method (default)": lambda s: segment_suv(s, tracer).mask.array,
-        "petseg SUV method, threshold 2.5": lambda s: segment_suv(s, tracer, {"threshold.suv": "2.5"}).mask.array,
+        "petseg SUV method (default)": lambda s: segment_suv(s).mask.array,
+        "petseg SUV method, threshold 2.5": lambda s: segment_suv(s, {"threshold.suv": "2.5"}).mask.array,
         "plain SUV > 2.5": lambda s: s.suv.array > 2.5,
         "plain SUV > 4.0": lambda s: s.suv.array > 4.0,
     }

@@ -22,21 +22,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from petseg.data.cache import build_cache
 from petseg.data.datalist import build_datalist, load_datalist, write_datalist
 from petseg.data.importers import import_folder
 from petseg.data.phantom import write_phantom_cohort
 from petseg.data.study import load_study
 from petseg.infer.predictor import Predictor
-from petseg.infer.settings import InferenceOptions
 from petseg.methods.suv import segment_suv
 from petseg.metrics.autopet import autopet_metrics, nan_mean
 from petseg.metrics.components import Overlap
 from petseg.models.networks import build_network, count_parameters
+from petseg.models.settings import InferenceOptions
 from petseg.preprocess import preprocess_study
+from petseg.recipe import load_recipe
+from petseg.train.cache import build_cache
 from petseg.train.losses import build_loss
 from petseg.train.optim import build_optimizer
-from petseg.train.recipe import load_recipe
 from petseg.train.sampling import PatchDataset, crop
 from petseg.train.step import training_step
 from petseg.train.trainer import TrainConfig, Trainer
@@ -72,12 +72,12 @@ def step_times(size: int) -> list[tuple[str, float, float]]:
     for name in ("auto3dseg_segresnet", "hadlich_dynunet", "galdran_swinunetr", "liu_stepwise_unet",
                  "safdari_cascade"):
         recipe = load_recipe(name)
-        network = build_network(recipe["network"], len(recipe["inputs"]))
-        loss = build_loss(recipe["loss"])
-        optimizer = build_optimizer(recipe["optimizer"], [*network.parameters(), *loss.parameters()])
-        image = torch.rand(1, len(recipe["inputs"]), size, size, size)
+        network = build_network(recipe.network, len(recipe.inputs))
+        loss = build_loss(recipe.loss)
+        optimizer = build_optimizer(recipe.optimizer, [*network.parameters(), *loss.parameters()])
+        image = torch.rand(1, len(recipe.inputs), size, size, size)
         label = (torch.rand(1, 1, size, size, size) > 0.95).float()
-        pet = recipe["inputs"].index("pet")
+        pet = recipe.pet_channel
         training_step(network, loss, optimizer, image, label, pet)  # warm-up
         start = time.perf_counter()
         training_step(network, loss, optimizer, image, label, pet)
@@ -85,14 +85,14 @@ def step_times(size: int) -> list[tuple[str, float, float]]:
     return rows
 
 
-def held_out_scores(model: Path, entries: list, tracer: str = "fdg") -> tuple[list[dict], list[dict]]:
+def held_out_scores(model: Path, entries: list, tracer: str | None = None) -> tuple[list[dict], list[dict]]:
     """autoPET metrics on the PET grid of the model (via the predictor) and of the SUV method, per study."""
     predictor = Predictor([model], InferenceOptions(progress=False))
     ours, suv_method = [], []
     for entry in entries:
-        study = load_study(entry.pet, entry.ct, entry.label, {"tracer": tracer}, ct_optional=True)
+        study = load_study(entry.pet, entry.ct, entry.label, ct_optional=True, tracer=tracer)
         label = study.label.array > 0
-        for rows, mask in ((ours, predictor.predict(study).mask), (suv_method, segment_suv(study, tracer).mask)):
+        for rows, mask in ((ours, predictor.predict(study).mask), (suv_method, segment_suv(study).mask)):
             rows.append({"case": entry.case, "ct": study.has_ct,
                          **autopet_metrics(Overlap.of(label, mask.array > 0, study.suv.voxel_ml))})
     return ours, suv_method

@@ -53,8 +53,8 @@ def _base(volume: Volume, modality: str, sop_class: str, series_uid: str, study_
     return ds
 
 
-def write_study_dicom(suv: Volume, ct: Volume | None, folder: Path, slice_positions: np.ndarray | None = None
-                      ) -> dict[str, str]:
+def write_study_dicom(suv: Volume, ct: Volume | None, folder: Path, slice_positions: np.ndarray | None = None,
+                      radiopharmaceutical: str = "Fluorodeoxyglucose") -> dict[str, str]:
     """PET (and CT, both on the PET grid) as DICOM files under `folder/pet` and `folder/ct`; returns UIDs.
 
     `slice_positions` (mm along the normal) can place the PET slices irregularly."""
@@ -78,7 +78,7 @@ def write_study_dicom(suv: Volume, ct: Volume | None, folder: Path, slice_positi
         item = Dataset()
         item.RadionuclideTotalDose, item.RadionuclideHalfLife = f"{DOSE_BQ:.6g}", f"{HALF_LIFE_S}"
         item.RadiopharmaceuticalStartTime = injection.strftime("%H%M%S")
-        item.Radiopharmaceutical = "Fluorodeoxyglucose"
+        item.Radiopharmaceutical = radiopharmaceutical
         ds.RadiopharmaceuticalInformationSequence = Sequence([item])
         ds.save_as(folder / "pet" / f"pet_{k:04d}.dcm", enforce_file_format=True)
     if ct is not None:

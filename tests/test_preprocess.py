@@ -8,7 +8,7 @@ from petseg.data.study import make_study, resample_onto
 from petseg.errors import PetsegWarning
 from petseg.io.images import Volume
 from petseg.preprocess import CROP_MARGIN_MM, preprocess_study
-from petseg.train.recipe import load_recipe
+from petseg.recipe import load_recipe
 
 
 def body_study(with_ct: bool = True):
@@ -42,7 +42,7 @@ def test_missing_ct_is_zero_with_a_presence_channel():
     recipe = load_recipe("tiny_unet", {"preprocess.spacing_mm": "null"})
     full = preprocess_study(body_study(), recipe)
     alone = preprocess_study(body_study(with_ct=False), recipe)
-    ct, present, pet = (recipe["inputs"].index(n) for n in ("ct", "ct_present", "pet"))
+    ct, present, pet = (recipe.inputs.index(n) for n in ("ct", "ct_present", "pet"))
     assert full.image[present].min() == 1.0 and full.image[ct].max() > 0
     assert not alone.image[ct].any() and not alone.image[present].any()
     np.testing.assert_array_equal(full.image[pet], alone.image[pet])

@@ -26,6 +26,7 @@ def _pet_only(study: Study) -> Study:
     return bare
 
 
+@pytest.mark.slow
 def test_real_whole_body_pet_only(real_data):
     from petseg.data.dicom_study import load_dicom_study
 

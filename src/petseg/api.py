@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,54 +14,48 @@ import numpy as np
 from petseg.annotate import annotate
 from petseg.console import step
 from petseg.data.field_of_view import warn_if_truncated
-from petseg.data.study import Study, load_study, make_study
+from petseg.data.study import Study, load_study, make_study, with_label
 from petseg.errors import PetsegError, PetsegWarning
 from petseg.io.atomic import write_csv_atomic
 from petseg.io.images import Volume, read_volume, write_volume
 from petseg.io.suv import SuvOverrides
 from petseg.quantify import quantify
 from petseg.results import SegmentResult, write_lesions_json
+from petseg.tracers import tracer_named
 
 if TYPE_CHECKING:
     from petseg.infer.predictor import Predictor
-    from petseg.infer.settings import InferenceOptions
     from petseg.io.dicom import SeriesVolume
+    from petseg.models.settings import InferenceOptions
 
 METHODS = ("suv", "model")
 
 
 def segment(pet: str | Path | Volume | Study, ct: str | Path | Volume | None = None, *,
-            label: str | Path | Volume | None = None, method: str = "suv", tracer: str = "fdg",
+            label: str | Path | Volume | None = None, method: str = "suv", tracer: str | None = None,
             params: dict[str, str] | None = None, suv_overrides: SuvOverrides | None = None,
             roi: str | None = None, pet_series: str | None = None, ct_series: str | None = None,
-            model: list[str | Path] | None = None, inference: InferenceOptions | None = None) -> SegmentResult:
+            model: Sequence[str | Path] | Predictor | None = None, inference: InferenceOptions | None = None,
+            case: str | None = None, skip_unusable: bool = False) -> SegmentResult:
     """Segment and quantify the lesions of one study.
 
     `pet` is a PET in SUV (NIfTI/MHA/NRRD path or `Volume`), a DICOM folder or zip (converted to SUV
     from its headers; `suv_overrides` fix missing tags; `pet_series`/`ct_series` pick series by
-    SeriesInstanceUID when a folder holds several), or a ready `Study` (which carries its tracer;
-    `tracer` applies to the other inputs); `ct` is optional (PET-only studies work) and may be a DICOM
-    folder; `label` is an optional ground truth (image file, or a DICOM SEG/RTSTRUCT with DICOM input, ROI
-    chosen by `roi`), scored with the autoPET metrics. `params` override the SUV method's parameters
-    (e.g. {"threshold.suv": "3.5"}). `model` (model folders: an ensemble, optionally a MIP classifier gate
-    and cascade stages) segments with trained networks instead, run as `inference` says.
+    SeriesInstanceUID when a folder holds several), or a ready `Study`; `ct` is optional (PET-only studies
+    work) and may be a DICOM folder; `label` is an optional ground truth (image file, or a DICOM SEG/RTSTRUCT
+    with DICOM input, ROI chosen by `roi`), scored with the autoPET metrics. `tracer` (fdg or psma) is decided
+    once into the study: the one given, else the DICOM's radiopharmaceutical, else FDG (a `Study` carries its
+    own). `params` override the SUV method's parameters (e.g. {"threshold.suv": "3.5"}). `model` (model
+    folders: an ensemble, optionally a MIP classifier gate and cascade stages; or a ready `Predictor`) segments
+    with trained networks instead, run as `inference` says. `case` names the study; with `skip_unusable` (cohorts)
+    a CT or ground truth that cannot be used is left out with a warning instead of stopping the study.
     """
-    if model:
-        method = "model"
-    if method not in METHODS:
-        raise PetsegError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
-    if method == "model" and not model:
-        raise PetsegError("method 'model' needs model folders (--model RUN)")
-    predictor = None
-    if model:  # a bad model folder fails before the study is read
-        from petseg.infer.predictor import Predictor
-
-        predictor = Predictor(model, inference)
+    predictor = _predictor(model, method, inference)  # a bad model folder fails before the study is read
     timings: dict[str, float] = {}
     with _collected_warnings() as messages:
         with step("reading the study", timings):
             study = _study(pet, ct, label, tracer, {"roi": roi, "overrides": suv_overrides, "pet_series": pet_series,
-                                                    "ct_series": ct_series})
+                                                    "ct_series": ct_series}, case, skip_unusable)
             warn_if_truncated(study.suv)
         with step("segmenting", timings):
             mask, provenance, suppressed = _segment_study(study, predictor, params)
@@ -70,6 +64,22 @@ def segment(pet: str | Path | Volume | Study, ct: str | Path | Volume | None = N
                                             suppressed=suppressed))
     result.warnings = messages
     return result
+
+
+def _predictor(model: Sequence[str | Path] | Predictor | None, method: str, inference: InferenceOptions | None
+               ) -> Predictor | None:
+    """The trained models' predictor (None for the SUV method)."""
+    if method not in METHODS:
+        raise PetsegError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    if not model:
+        if method == "model":
+            raise PetsegError("method 'model' needs model folders (--model RUN)")
+        return None
+    if hasattr(model, "predict"):  # a ready predictor (a cohort builds one for all its studies)
+        return model  # type: ignore[return-value]
+    from petseg.infer.predictor import Predictor
+
+    return Predictor(list(model), inference)  # type: ignore[arg-type]
 
 
 @contextmanager
@@ -97,25 +107,41 @@ def _segment_study(study: Study, predictor: Predictor | None, params: dict[str, 
         return prediction.mask, predictor.describe(prediction), None
     from petseg.methods.suv import segment_suv
 
-    found = segment_suv(study, study.tracer, params)
+    found = segment_suv(study, params)
     return found.mask, found.provenance(), found.suppressed_labels
 
 
 def _study(pet: str | Path | Volume | Study, ct: str | Path | Volume | None, label: str | Path | Volume | None,
-           tracer: str, dicom: dict[str, Any]) -> Study:
+           tracer: str | None, dicom: dict[str, Any], case: str | None, skip_unusable: bool) -> Study:
     """The study from whatever `segment` was given (`dicom`: the DICOM reader's choices)."""
     from petseg.data.dicom_study import is_dicom_input, load_dicom_study
 
     if isinstance(pet, Study):
+        if tracer is not None and tracer_named(tracer) != pet.tracer:
+            raise PetsegError(f"the study is {pet.tracer.name.upper()}; it carries its tracer (do not give "
+                              f"another: {tracer})")
         return pet
+    meta = {"case": case} if case else {}
     if isinstance(pet, Volume):
-        return make_study(pet, _as_volume(ct), _as_volume(label), {"tracer": tracer})
+        return make_study(pet, _as_volume(ct), _as_volume(label), meta, tracer)
     if is_dicom_input(pet):
         return load_dicom_study(pet, ct, mask=label, tracer=tracer, **dicom)  # type: ignore[arg-type]
     if is_dicom_input(ct):
         raise PetsegError("give the PET as DICOM too when the CT is a DICOM folder (or convert both with "
                           "`petseg convert`)")
-    return load_study(pet, ct, label, {"tracer": tracer})  # type: ignore[arg-type]
+    if not skip_unusable:
+        return load_study(pet, ct, label, meta, tracer=tracer)  # type: ignore[arg-type]
+    study = load_study(pet, ct, None, meta, ct_optional=True, tracer=tracer)  # type: ignore[arg-type]
+    if label is None:
+        return study
+    try:  # a ground truth that cannot be read never costs the study its mask
+        labelled = with_label(study, label if isinstance(label, Volume) else read_volume(label))
+    except PetsegError as error:
+        warnings.warn(f"ground truth {label} not used ({error}); segmented without metrics", PetsegWarning,
+                      stacklevel=2)
+        return study
+    labelled.meta["label_path"] = str(label)
+    return labelled
 
 
 def _as_volume(value: str | Path | Volume | None) -> Volume | None:

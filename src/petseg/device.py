@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from petseg.console import info
 from petseg.errors import PetsegError
 
 
@@ -48,3 +49,18 @@ def use_threads(threads: int | None = None, processes: int = 1) -> int:
     count = threads or max(available_cpus() // max(processes, 1), 1)
     torch.set_num_threads(count)
     return count
+
+
+def precision(device: torch.device, amp: bool, bf16: bool | None) -> torch.dtype | None:
+    """The autocast precision of a network, one rule for training and inference: fp16 on GPUs for recipes with
+    `training.amp`; on CPUs bfloat16 where the CPU has it natively, unless `bf16` is False (None: where native;
+    True: asked for, with a note where the CPU lacks it); else None (float32)."""
+    if device.type == "cuda":
+        return torch.float16 if amp else None
+    if bf16 is False:
+        return None
+    if cpu_supports_bf16():
+        return torch.bfloat16
+    if bf16:
+        info("this CPU has no native bfloat16 (avx512_bf16): float32 instead")
+    return None

@@ -1,8 +1,9 @@
 """Dotted overrides of nested settings (`--param key=value`), one rule for recipes and SUV-method parameters.
 
 A key names a path through nested mappings ("training.epochs"); its value is YAML ("50", "[96, 96, 96]",
-"null"). The key must be known to the `reference` tree (the recipe schema, or the parameter table itself):
-a misspelt key is an error that names it, never a silently ignored new entry.
+"null"). The key must be known to the `reference` tree (the SUV method's parameter table), or, without a
+reference, to whatever types the result (the typed recipe): a misspelt key is an error that names it, never a
+silently ignored new entry.
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ def known_key(reference: Mapping[str, Any], key: str) -> bool:
     return True
 
 
-def apply_overrides(tree: dict[str, Any], overrides: Mapping[str, str] | None, reference: Mapping[str, Any],
+def apply_overrides(tree: dict[str, Any], overrides: Mapping[str, str] | None, reference: Mapping[str, Any] | None,
                     what: str) -> dict[str, Any]:
     """`tree` with each dotted override set (in place, and returned); `what` names the settings in errors."""
     for key, text in (overrides or {}).items():
-        if not known_key(reference, key):
+        if reference is not None and not known_key(reference, key):
             raise PetsegError(f"unknown {what} {key!r}")
         *parents, leaf = key.split(".")
         node = tree

@@ -30,9 +30,12 @@ from petseg.data.study import BODY_SUV, Study, resample_onto
 from petseg.errors import PetsegError
 from petseg.io.images import Volume
 from petseg.metrics.components import bounding_box
+from petseg.recipe import Recipe
+from petseg.recipe.sections import Channel, Preprocess
 
 CROP_MARGIN_MM = 10.0  # around the foreground box, so no patch starts at the skin
 RESAMPLING = {"pet": (sitk.sitkLinear, 0.0), "ct": (sitk.sitkLinear, -1024.0)}  # others: nearest neighbour, 0
+AIR_HU = -1024.0  # the body crop's CT floor for a recipe that leaves the CT unnormalised
 
 
 def target_grid(reference: Volume, spacing_xyz: list[float] | None) -> Volume | None:
@@ -46,11 +49,12 @@ def target_grid(reference: Volume, spacing_xyz: list[float] | None) -> Volume | 
     return Volume(np.zeros(size[::-1], np.uint8), tuple(spacing_xyz), tuple(origin), reference.direction)
 
 
-def target_spacing(spacing: list[float] | str | None, fingerprint: dict[str, Any] | None) -> list[float] | None:
+def target_spacing(spacing: tuple[float, ...] | str | None, fingerprint: dict[str, Any] | None
+                   ) -> list[float] | None:
     """The recipe's `spacing_mm`: (x, y, z) mm, `median` (the dataset fingerprint's median spacing, as nnU-Net
     plans it), or None (the PET grid)."""
     if spacing != "median":
-        return spacing  # type: ignore[return-value]
+        return None if spacing is None else [float(v) for v in spacing]
     if not fingerprint:
         raise PetsegError("preprocess.spacing_mm 'median' needs the dataset fingerprint (fingerprint.json)")
     return [float(v) for v in fingerprint["spacing_mm"]["median"]]
@@ -62,30 +66,30 @@ def crop_volume(volume: Volume, box: tuple[slice, ...]) -> Volume:
     return Volume(np.ascontiguousarray(volume.array[box]), volume.spacing, tuple(origin), volume.direction)
 
 
-def channel_floor(spec: dict[str, Any], stats: dict[str, float] | None, array: np.ndarray) -> float:
-    """The input value a channel's normalisation maps to its minimum (its lower clip)."""
-    mode = spec.get("mode")
-    if mode in ("range", "clip"):
-        return float(spec["a_min"])
-    if mode == "fingerprint_percentile" and stats:
-        return float(stats[f"p{spec['lower']:g}"])
-    if mode == "percentile":
-        return float(np.percentile(array, spec["lower"]))
+def channel_floor(spec: Channel | None, stats: dict[str, float] | None, array: np.ndarray) -> float:
+    """The input value a channel's normalisation maps to its minimum (its lower clip; air for a CT left in HU)."""
+    if spec is None:
+        return AIR_HU
+    if spec.mode in ("range", "clip"):
+        return float(spec.a_min)  # type: ignore[arg-type]
+    if spec.mode == "fingerprint_percentile" and stats:
+        return float(stats[f"p{spec.lower:g}"])
+    if spec.mode == "percentile":
+        return float(np.percentile(array, spec.lower))  # type: ignore[arg-type]
     return float(array.min())
 
 
-def foreground_box(study: Study, source: str | None, options: dict[str, Any],
-                   fingerprint: dict[str, Any] | None) -> tuple[slice, ...] | None:
+def foreground_box(study: Study, options: Preprocess, fingerprint: dict[str, Any] | None
+                   ) -> tuple[slice, ...] | None:
     """Index box of the body (see the module docstring), grown by CROP_MARGIN_MM; None: no crop."""
+    source = options.crop_foreground
     if not source:
         return None
-    if source not in ("ct", "pet"):
-        raise PetsegError(f"preprocess.crop_foreground is ct, pet or null, got {source!r}")
     body = study.suv.array > BODY_SUV
     if source == "ct" and study.ct is not None:
         stats = ((fingerprint or {}).get("intensity") or {}).get("ct")
         covered = study.ct_coverage.array > 0 if study.ct_coverage is not None else np.ones(body.shape, bool)
-        floor = channel_floor(options.get("ct") or {"mode": "clip", "a_min": -1024.0}, stats, study.ct.array)
+        floor = channel_floor(options.ct, stats, study.ct.array)
         body = np.where(covered, study.ct.array > floor, body)
     box = bounding_box(body)
     if box is None:
@@ -95,27 +99,25 @@ def foreground_box(study: Study, source: str | None, options: dict[str, Any],
                  for b, m, n in zip(box, margin, study.suv.shape, strict=True))
 
 
-def normalise_channel(array: np.ndarray, spec: dict[str, Any], stats: dict[str, float] | None = None) -> np.ndarray:
-    """One channel's intensity transform (see the module docstring), in float32."""
+def normalise_channel(array: np.ndarray, spec: Channel | None, stats: dict[str, float] | None = None) -> np.ndarray:
+    """One channel's intensity transform (see the module docstring; None: unchanged), in float32."""
     from monai.transforms import ScaleIntensityRange, ScaleIntensityRangePercentiles
 
-    mode = spec.get("mode")
-    if mode == "range":
-        transform = ScaleIntensityRange(spec["a_min"], spec["a_max"], spec["b_min"], spec["b_max"], clip=True)
+    if spec is None:
+        return np.asarray(array, dtype=np.float32)
+    if spec.mode == "range":
+        transform = ScaleIntensityRange(spec.a_min, spec.a_max, spec.b_min, spec.b_max, clip=True)
         return np.asarray(transform(array), dtype=np.float32)
-    if mode == "clip":
-        return np.clip(array, spec["a_min"], spec["a_max"]).astype(np.float32)
-    if mode == "percentile":
-        transform = ScaleIntensityRangePercentiles(spec["lower"], spec["upper"], spec.get("b_min", 0.0),
-                                                   spec.get("b_max", 1.0), clip=True)
+    if spec.mode == "clip":
+        return np.clip(array, spec.a_min, spec.a_max).astype(np.float32)
+    if spec.mode == "percentile":
+        transform = ScaleIntensityRangePercentiles(spec.lower, spec.upper, spec.b_min, spec.b_max, clip=True)
         return np.asarray(transform(array), dtype=np.float32)
-    if mode == "fingerprint_percentile":
-        if not stats:
-            raise PetsegError("this recipe normalises with dataset statistics: run `petseg plan` first")
-        low, high = stats[f"p{spec['lower']:g}"], stats[f"p{spec['upper']:g}"]
-        clipped = np.clip(array, low, high)
-        return ((clipped - stats["mean"]) / max(stats["std"], 1e-6)).astype(np.float32)
-    raise PetsegError(f"unknown intensity mode {mode!r}")
+    if not stats:
+        raise PetsegError("this recipe normalises with dataset statistics: run `petseg plan` first")
+    low, high = stats[f"p{spec.lower:g}"], stats[f"p{spec.upper:g}"]
+    clipped = np.clip(array, low, high)
+    return ((clipped - stats["mean"]) / max(stats["std"], 1e-6)).astype(np.float32)
 
 
 @dataclass
@@ -129,27 +131,26 @@ class Preprocessed:
     suv: np.ndarray
 
 
-def preprocess_study(study: Study, recipe: dict[str, Any], fingerprint: dict[str, Any] | None = None,
+def preprocess_study(study: Study, recipe: Recipe, fingerprint: dict[str, Any] | None = None,
                      extra: dict[str, Volume] | None = None) -> Preprocessed:
     """The recipe's inputs of `study` on the recipe's grid (cropped and resampled as the recipe says). Inputs
     other than the study's own (a cascade's `stage1` mask) come from `extra`, on the PET grid."""
-    options = recipe.get("preprocess") or {}
+    options = recipe.preprocess
     sources = _sources(study, recipe, extra)
-    box = foreground_box(study, options.get("crop_foreground"), options, fingerprint)
+    box = foreground_box(study, options, fingerprint)
     if box is not None:
         sources = {name: crop_volume(volume, box) for name, volume in sources.items()}
-    grid = target_grid(sources["pet"], target_spacing(options.get("spacing_mm"), fingerprint))
+    grid = target_grid(sources["pet"], target_spacing(options.spacing_mm, fingerprint))
     if grid is not None:
         sources = {name: resample_onto(volume, grid, *RESAMPLING.get(name, (sitk.sitkNearestNeighbor, 0.0)))
                    for name, volume in sources.items()}
     present = sources["ct_present"].array > 0 if "ct_present" in sources else None
     channels = []
-    for name in recipe["inputs"]:
+    for name in recipe.inputs:
         array = sources[name].array
         if name in ("pet", "ct"):
             stats = ((fingerprint or {}).get("intensity") or {}).get(name)
-            array = normalise_channel(array, options.get(name) or {"mode": "clip", "a_min": -1e9, "a_max": 1e9},
-                                      stats)
+            array = normalise_channel(array, getattr(options, name), stats)
         if name == "ct" and present is not None:
             array = np.where(present, array, np.float32(0.0))  # missing CT is zero, not air
         channels.append(np.asarray(array, dtype=np.float32))
@@ -157,10 +158,10 @@ def preprocess_study(study: Study, recipe: dict[str, Any], fingerprint: dict[str
     return Preprocessed(np.stack(channels), label, sources["pet"], sources["pet"].array)
 
 
-def _sources(study: Study, recipe: dict[str, Any], extra: dict[str, Volume] | None) -> dict[str, Volume]:
+def _sources(study: Study, recipe: Recipe, extra: dict[str, Volume] | None) -> dict[str, Volume]:
     """The volumes the recipe needs, on the PET grid: pet, ct (-1024 where missing) with ct_present, label,
     and extra inputs."""
-    suv, inputs = study.suv, recipe["inputs"]
+    suv, inputs = study.suv, recipe.inputs
     sources = {"pet": suv}
     if "ct" in inputs or "ct_present" in inputs:
         sources["ct"] = study.ct if study.ct is not None else suv.with_array(np.full(suv.shape, -1024.0, np.float32))
@@ -171,7 +172,7 @@ def _sources(study: Study, recipe: dict[str, Any], extra: dict[str, Volume] | No
     for name in inputs:
         if name not in sources:
             if name not in (extra or {}):
-                raise PetsegError(f"recipe {recipe['name']} needs the input {name!r} (a stage-1 mask for a "
+                raise PetsegError(f"recipe {recipe.name} needs the input {name!r} (a stage-1 mask for a "
                                   "cascade's second stage), and this study has none")
             sources[name] = extra[name]  # type: ignore[index]
     return sources

@@ -1,14 +1,15 @@
 """A coarse anatomical region per lesion: head-neck, thorax, abdomen, pelvis or extremity.
 
-The boundaries are read from the body outline of `methods.landmarks.body_frame` (its `mask` and
-`midline_x`, `center_y`), so they work PET-only:
+The boundaries are read from the body model the SUV method uses, `methods.landmarks.body_frame` (its `mask`,
+`midline_x`, `center_y` and `legs_top_mm`, with its constants): one model of the body, so the two never disagree
+on where the legs divide. They work PET-only:
 
 - each axial section's *main part* is the part of the body that crosses the midline (the trunk, or the
   head between raised arms); anything else (arms, hands, the legs once they divide) is an extremity;
 - the *shoulders* (the lung apices, the lower end of head-neck) are the first section, going down, at
   least twice as wide as the neck (narrower than the head) above it;
-- the *division of the legs* is the first section below the shoulders that shows two parts of comparable
-  size either side of the midline (both are extremities from there down);
+- the *division of the legs* is the body frame's (`legs_top_mm`: the top of the run of two-leg sections that
+  starts at the bottom of the body); both legs are extremities from there down;
 - between the shoulders and the division of the legs (the trunk length L) lie, in adult proportions,
   the diaphragm (liver dome) at 0.32 L, the iliac crest at 0.68 L and the pelvic floor at 0.92 L; when
   the legs are outside the field of view, L is 2.0 times the head and neck above the shoulders;
@@ -27,7 +28,7 @@ import numpy as np
 from scipy import ndimage
 
 from petseg.data.study import Study
-from petseg.methods.landmarks import BodyFrame, body_frame
+from petseg.methods.landmarks import MAJOR_PART, BodyFrame, body_frame
 from petseg.orientation import oriented, oriented_index
 
 REGIONS = ("head-neck", "thorax", "abdomen", "pelvis", "extremity")
@@ -35,15 +36,12 @@ DIAPHRAGM, ILIAC_CREST, PELVIC_FLOOR = 0.32, 0.68, 0.92  # fractions of the trun
 TRUNK_PER_HEAD_NECK = 2.0
 SHOULDER_WIDENING = 2.0
 NECK_NARROWING = 0.85  # a neck is at most this fraction of the widest section (the head) above it
-MAJOR_PART = 0.1  # parts of a section smaller than this fraction of its largest part are left out
 LUNG_HU = -400.0
 LUNG_HALF_AREA = 0.5
 MIN_LUNG_AREA_CM2 = 20.0
 SECTION_PIXEL_MM = 4.0  # sections are analysed on pixels of about this size (every n-th row and column)
-LEGS_MM = 20.0  # the legs count as divided when two of them show over this axial length
 IN_PLANE = np.zeros((3, 3, 3), dtype=bool)
 IN_PLANE[1] = ndimage.generate_binary_structure(2, 1)  # connectivity within an axial section only
-LEG_BALANCE = 0.4  # the smaller leg has at least this fraction of the larger one's area
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,12 +97,11 @@ def _in_main(section: np.ndarray, ap: int, rl: int) -> bool:
 def find_landmarks(study: Study, frame: BodyFrame) -> Landmarks:
     """The region boundaries of one study (see the module docstring)."""
     suv = study.suv
-    step, stride = suv.spacing_zyx[0], max(round(SECTION_PIXEL_MM / suv.spacing[0]), 1)
-    main, divided = _sections(oriented(suv, frame.mask)[:, ::stride, ::stride],
-                              _midline_column(study, frame) // stride)
+    stride = max(round(SECTION_PIXEL_MM / suv.spacing[0]), 1)
+    main = _main_parts(oriented(suv, frame.mask)[:, ::stride, ::stride], _midline_column(study, frame) // stride)
     widths = main.any(axis=1).sum(axis=1) * suv.spacing[0] * stride
     shoulders, head_top = _shoulders(widths)
-    legs = _legs(divided, shoulders, max(round(LEGS_MM / step), 1))
+    legs = _legs_row(study, frame, shoulders)
     if legs is not None:
         main[legs:] = False  # below the division both legs are extremities
     sources = {"shoulders": "body outline" if shoulders is not None else "not in the field of view"}
@@ -124,28 +121,38 @@ def find_landmarks(study: Study, frame: BodyFrame) -> Landmarks:
     return Landmarks(shoulders, diaphragm, crest, floor, main, sources, stride)
 
 
+def _display_index(study: Study, frame: BodyFrame, z_mm: float) -> np.ndarray:
+    """The display (row, ap, column) of the point on the body's midline at height `z_mm`."""
+    suv = study.suv
+    index = suv.physical_to_index(np.array([frame.midline_x, frame.center_y, z_mm]))
+    return oriented_index(suv, np.clip(np.rint(index).astype(int), 0, np.array(suv.shape) - 1))
+
+
 def _midline_column(study: Study, frame: BodyFrame) -> int:
     """The display column of the body's midline."""
-    suv = study.suv
-    centre = suv.physical_to_index(np.array([frame.midline_x, frame.center_y, frame.top_mm - frame.height_mm / 2]))
-    index = np.clip(np.rint(centre).astype(int), 0, np.array(suv.shape) - 1)
-    return int(oriented_index(suv, index)[2])
+    return int(_display_index(study, frame, frame.top_mm - frame.height_mm / 2)[2])
 
 
-def _sections(body: np.ndarray, midline: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per display section: the largest major part of the body that crosses the midline column (the main
-    part), and whether the section's two largest parts are of comparable size either side of the midline
-    (legs). The parts of every section are labelled in one pass."""
+def _legs_row(study: Study, frame: BodyFrame, shoulders: int | None) -> int | None:
+    """The display row where the body frame finds the legs dividing (None when it does not, or not below the
+    shoulders)."""
+    if frame.legs_top_mm is None:
+        return None
+    row = int(_display_index(study, frame, frame.legs_top_mm)[0])
+    return row if shoulders is None or row > shoulders else None
+
+
+def _main_parts(body: np.ndarray, midline: int) -> np.ndarray:
+    """Per display section, the largest major part of the body that crosses the midline column (the main
+    part). The parts of every section are labelled in one pass."""
     labels, count = ndimage.label(body, IN_PLANE)
-    main, divided = np.zeros(body.shape, dtype=bool), np.zeros(body.shape[0], dtype=bool)
     if count == 0:
-        return main, divided
+        return np.zeros(body.shape, dtype=bool)
     voxels = np.nonzero(labels)
     ids = labels[voxels]
     sizes = np.bincount(ids, minlength=count + 1).astype(float)
     row_of = np.zeros(count + 1, dtype=int)
     row_of[ids] = voxels[0]
-    column_of = np.bincount(ids, weights=voxels[2], minlength=count + 1) / np.maximum(sizes, 1.0)
     largest = np.zeros(body.shape[0])
     np.maximum.at(largest, row_of[1:], sizes[1:])
     crossing = np.zeros(count + 1, dtype=bool)
@@ -157,16 +164,7 @@ def _sections(body: np.ndarray, midline: int) -> tuple[np.ndarray, np.ndarray]:
     main_of_row = np.zeros(body.shape[0], dtype=labels.dtype)
     winners = np.flatnonzero(crossing & (sizes == best[row_of]))
     main_of_row[row_of[winners]] = winners
-    main = (labels == main_of_row[:, None, None]) & (labels > 0)
-    order = np.lexsort((-sizes[1:], row_of[1:])) + 1  # by section, largest part first
-    starts = np.flatnonzero(np.r_[True, row_of[order][1:] != row_of[order][:-1]])
-    pairs = starts[(starts + 1 < order.size) & (row_of[order][np.minimum(starts + 1, order.size - 1)]
-                                               == row_of[order][starts])]
-    first, second = order[pairs], order[pairs + 1]
-    sides = np.sort(np.stack([column_of[first], column_of[second]]), axis=0)
-    divided[row_of[first]] = (sizes[second] >= LEG_BALANCE * sizes[first]) & (sides[0] < midline) & \
-        (midline < sides[1])
-    return main, divided
+    return (labels == main_of_row[:, None, None]) & (labels > 0)
 
 
 def _shoulders(widths: np.ndarray) -> tuple[int | None, int | None]:
@@ -185,16 +183,6 @@ def _shoulders(widths: np.ndarray) -> tuple[int | None, int | None]:
         if width <= NECK_NARROWING * widest or row == 0:
             neck = min(neck, width)
     return None, None
-
-
-def _legs(divided: np.ndarray, shoulders: int | None, run: int) -> int | None:
-    """The first row below the shoulders (or below the middle of the grid) from which `run` sections in a row
-    hold two legs."""
-    start = shoulders if shoulders is not None else len(divided) // 2
-    for row in range(start, len(divided) - run + 1):
-        if divided[row:row + run].all():
-            return row
-    return None
 
 
 def _lung_rows(study: Study, main: np.ndarray, stride: int) -> tuple[int, int] | None:

@@ -21,6 +21,7 @@ from petseg.data.study import Study
 from petseg.io.atomic import write_json_atomic
 from petseg.io.images import Volume
 from petseg.quantify import Quantification
+from petseg.tracers import Tracer
 
 
 @dataclass
@@ -42,7 +43,7 @@ class SegmentResult:
     missed: list[dict[str, Any]] | None = None  # ground-truth lesions not found (with a ground truth)
 
     @property
-    def tracer(self) -> str:
+    def tracer(self) -> Tracer:
         """The study's tracer."""
         return self.study.tracer
 
@@ -70,7 +71,7 @@ def study_summary(study: Study) -> dict[str, Any]:
     """lesions.json's `study`: what the study is (meta, tracer) and its grid."""
     summary = {key: value for key, value in study.meta.items() if value is not None}
     suv = study.suv
-    summary.update({"tracer": study.tracer, "shape_zyx": list(suv.shape), "spacing_mm": list(suv.spacing),
+    summary.update({"tracer": study.tracer.name, "shape_zyx": list(suv.shape), "spacing_mm": list(suv.spacing),
                     "origin_mm": list(suv.origin), "has_ct": study.has_ct})
     if study.has_ct:
         summary["ct_covered_fraction"] = round(study.ct_covered_fraction, 4)

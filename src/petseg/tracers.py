@@ -1,4 +1,5 @@
-"""Per-tracer constants, decided once: every module that needs one reads it from `TRACERS`.
+"""Per-tracer constants, decided once: every module that needs one reads it from `TRACERS`, through the study
+(`Study.tracer`, decided once when the study is made: `decide_tracer`).
 
 The SUV method's own parameters per tracer live in `methods/suv_params.yaml`; the synthetic uptake of the
 phantoms in `data/phantom/tracers.yaml`. What is shared by inference, post-processing and pictures is here.
@@ -6,9 +7,11 @@ phantoms in `data/phantom/tracers.yaml`. What is shared by inference, post-proce
 
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import dataclass
 
-from petseg.errors import PetsegError
+from petseg.errors import PetsegError, PetsegWarning
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class Tracer:
     display_suv: float  # upper end of the SUV window of the MIP pictures
 
 
+DEFAULT_TRACER = "fdg"  # when nothing names the tracer (image files without a header that says)
 TRACERS = {
     "fdg": Tracer("fdg", gate_suv=1.5, gate_ceiling_suv=2.5, suv_floor=1.5, display_suv=8.0),
     "psma": Tracer("psma", gate_suv=1.0, gate_ceiling_suv=1.5, suv_floor=1.0, display_suv=15.0),
@@ -37,3 +41,37 @@ def tracer_named(name: str) -> Tracer:
     if key not in TRACERS:
         raise PetsegError(f"unknown tracer {name!r}: choose {' or '.join(TRACERS)}")
     return TRACERS[key]
+
+# What DICOM's Radiopharmaceutical (or the agent's code meaning) says, by tracer (case-insensitive).
+RADIOPHARMACEUTICALS = {
+    "fdg": r"fdg|fluorodeoxyglucose|fludeoxyglucose|\bdeoxyglucose",
+    "psma": r"psma|dcfpyl|piflufolastat|gozetotide|flotufolastat|\b1007\b|\bpsma-?11\b",
+}
+
+
+def tracer_of_radiopharmaceutical(text: str | None) -> str | None:
+    """The tracer a DICOM radiopharmaceutical names (None when it names neither or nothing)."""
+    if not text:
+        return None
+    found = [name for name, pattern in RADIOPHARMACEUTICALS.items() if re.search(pattern, text, re.IGNORECASE)]
+    return found[0] if len(found) == 1 else None
+
+
+def decide_tracer(asked: str | None, radiopharmaceutical: str | None = None) -> Tracer:
+    """The study's tracer, decided once: the one asked for (command line, API), else the one the DICOM header
+    names, else FDG; a header that disagrees with the one asked for, or names a tracer petseg does not know,
+    is warned about."""
+    named = tracer_of_radiopharmaceutical(radiopharmaceutical)
+    if asked is not None:
+        chosen = tracer_named(asked)
+        if named is not None and named != chosen.name:
+            warnings.warn(f"the DICOM header names the radiopharmaceutical {radiopharmaceutical!r} ({named.upper()}) "
+                          f"but {chosen.name.upper()} was asked for: {chosen.name.upper()}'s settings are used",
+                          PetsegWarning, stacklevel=2)
+        return chosen
+    if named is not None:
+        return TRACERS[named]
+    if radiopharmaceutical:
+        warnings.warn(f"radiopharmaceutical {radiopharmaceutical!r} is neither FDG nor PSMA: read with "
+                      f"{DEFAULT_TRACER.upper()}'s settings (give --tracer to choose)", PetsegWarning, stacklevel=2)
+    return TRACERS[DEFAULT_TRACER]

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from petseg import __version__
 from petseg.cli.main import run
 
@@ -22,6 +24,7 @@ def test_usage_error_exits_2(capsys):
     assert "Missing option" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_phantom_then_datalist_from_the_folder(tmp_path, capsys):
     out = tmp_path / "cohort"
     assert run(["phantom", "-o", str(out), "-n", "4", "--seed", "3", "--folds", "2"]) == 0
@@ -47,6 +50,7 @@ def test_user_errors_are_one_line_without_traceback(tmp_path, capsys):
     assert not (tmp_path / "d.json").exists()
 
 
+@pytest.mark.slow
 def test_demo_refuses_to_mix_runs(tmp_path, capsys):
     out = tmp_path / "demo"
     assert run(["demo", "-o", str(out), "--size", "small"]) == 0
@@ -67,6 +71,7 @@ def test_demo_refuses_to_mix_runs(tmp_path, capsys):
     assert (foreign / "thesis.tex").exists()
 
 
+@pytest.mark.slow
 def test_quiet_and_verbose_work_after_the_command_too(tmp_path, small_phantom, capsys):
     from petseg.data.phantom.generate import write_phantom_case
 

@@ -11,6 +11,7 @@ from petseg.errors import PetsegWarning
 from petseg.io.images import read_volume
 
 
+@pytest.mark.slow
 def test_convert_real_sts_with_rtstruct(tmp_path, real_data, capsys):
     folder = real_data / "sts_001_wb_pet_rtstruct"
     out = tmp_path / "converted"
@@ -46,6 +47,7 @@ def test_segment_takes_the_series_options_it_suggests(tmp_path, real_data, capsy
     assert "no series with SeriesInstanceUID 1.2.3.4" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_segment_dicom_folder_writes_a_readable_seg(tmp_path, real_data):
     folder = real_data / "sts_001_wb_pet_rtstruct"
     out = tmp_path / "seg"
@@ -65,6 +67,7 @@ def test_segment_dicom_folder_writes_a_readable_seg(tmp_path, real_data):
     np.testing.assert_array_equal(read_dicom_mask(out / "lesions_seg.dcm", pet).array, (mask > 0).astype(np.uint8))
 
 
+@pytest.mark.slow
 def test_dicom_seg_for_converted_nifti(tmp_path, real_data, capsys):
     folder = real_data / "sts_001_wb_pet_rtstruct"
     converted = tmp_path / "converted"
@@ -83,6 +86,7 @@ def test_dicom_seg_for_converted_nifti(tmp_path, real_data, capsys):
     assert "DICOM-SEG needs the source PET DICOM" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_segment_phantom_dicom_with_ct(tmp_path, small_phantom):
     from tests.dicom_writer import write_study_dicom
 

@@ -24,6 +24,7 @@ def leftovers(folder) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("after", [0, 2])
 def test_disk_full_in_segment_keeps_the_earlier_results(tmp_path, study_files, monkeypatch, capsys, after):
     out = tmp_path / "out"

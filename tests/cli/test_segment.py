@@ -17,6 +17,7 @@ def study_files(tmp_path_factory, small_phantom):
     return write_phantom_case(small_phantom, folder)
 
 
+@pytest.mark.slow
 def test_segment_writes_every_output(tmp_path, study_files, small_phantom, capsys):
     out = tmp_path / "out"
     args = ["segment", "--pet", str(study_files.pet), "--ct", str(study_files.ct), "-o", str(out)]
@@ -69,6 +70,7 @@ def test_bad_inputs_exit_2_and_leave_nothing(tmp_path, study_files, capsys):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging folder left
 
 
+@pytest.mark.slow
 def test_existing_results_are_not_mixed(tmp_path, study_files, capsys):
     out = tmp_path / "out"
     assert run(["segment", "--pet", str(study_files.pet), "-o", str(out)]) == 0
@@ -81,6 +83,7 @@ def test_existing_results_are_not_mixed(tmp_path, study_files, capsys):
     assert json.loads((out / "lesions.json").read_text())["method"]["threshold_suv"] == 5
 
 
+@pytest.mark.slow
 def test_failure_while_writing_keeps_the_earlier_results(tmp_path, study_files, monkeypatch):
     out = tmp_path / "out"
     assert run(["segment", "--pet", str(study_files.pet), "-o", str(out)]) == 0
@@ -96,6 +99,7 @@ def test_failure_while_writing_keeps_the_earlier_results(tmp_path, study_files, 
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+@pytest.mark.slow
 def test_segment_real_sarcoma_study(tmp_path, real_data):
     folder = real_data / "sts_cropped_petct_masks" / "STS_001"
     out = tmp_path / "sts"

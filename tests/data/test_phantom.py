@@ -88,6 +88,7 @@ def test_noise_level_matches_the_model():
     assert 0.05 < psf_noise_gain((1.0, 1.4, 1.4)) < 0.2
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_and_patient_grouped_datalist(tmp_path):
     first = write_phantom_cohort(tmp_path / "a", n=6, seed=11, negatives=0.34, folds=3)
     second = write_phantom_cohort(tmp_path / "b", n=6, seed=11, negatives=0.34, folds=3)
@@ -131,6 +132,7 @@ def test_cohort_plan_and_bad_arguments():
         make_phantom_study(tracer="fluciclovine")
 
 
+@pytest.mark.slow
 def test_fewer_patients_than_folds_gives_fewer_folds_and_says_so(tmp_path, capsys):
     from petseg.cli.main import run
 

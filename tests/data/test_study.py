@@ -88,7 +88,8 @@ def test_pet_in_bq_per_ml_is_refused_with_a_fix():
 
 def test_cropped_hot_suv_is_accepted():
     pet = pet_volume()
-    make_study(pet.with_array(pet.array * 8.0))  # a crop around a hot lesion stays below the Bq/ml test
+    study = make_study(pet.with_array(pet.array * 8.0))  # a crop around a hot lesion stays below the Bq/ml test
+    assert study.suv.array.max() == 8.0 * pet.array.max() and study.suv.array.dtype == np.float32
 
 
 def test_label_is_binarised_and_moved_with_nearest_neighbour():

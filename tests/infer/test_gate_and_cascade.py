@@ -6,19 +6,21 @@ import numpy as np
 import pytest
 import torch
 
+from petseg.cohort.run import predict_cohort
 from petseg.data.datalist import load_datalist, select
 from petseg.data.phantom import make_phantom_study
 from petseg.data.study import load_study
 from petseg.errors import PetsegError
-from petseg.infer.cohort import predict_cohort
 from petseg.infer.gate import classify
 from petseg.infer.predictor import Predictor
-from petseg.infer.settings import InferenceOptions
-from petseg.infer.windows import network_predictor, sliding_probability, uptake_gate
+from petseg.models.settings import InferenceOptions
+from petseg.models.windows import network_predictor, sliding_probability, uptake_gate
 from petseg.preprocess import preprocess_study
+from petseg.recipe import load_recipe
 from petseg.train.classifier import ClassifierTrainer, full_sensitivity_threshold
-from petseg.train.recipe import load_recipe
 from petseg.train.trainer import TrainConfig, Trainer
+
+pytestmark = pytest.mark.slow  # trains networks
 
 OPTIONS = InferenceOptions(progress=False)
 
@@ -75,10 +77,10 @@ def test_cascade_second_stage_sees_the_first_stage_mask(trained, tmp_path):
     model = cascade.stages.second[0]
     prepared = preprocess_study(study, model.recipe, model.fingerprint, {"stage1": first})
     assert np.array_equal(prepared.image[2], first.array.astype(np.float32))  # channel 3 is the stage-1 mask
-    settings = OPTIONS.resolve(model.recipe, "fdg", torch.device("cpu"))
+    settings = OPTIONS.resolve(model.recipe, torch.device("cpu"), 1.5)
     expected, _ = sliding_probability(network_predictor(model.network, settings), prepared.image, settings,
                                       uptake_gate(study.suv.array, 1.5), torch.device("cpu"))
-    np.testing.assert_allclose(cascade.probabilities(study)[0], expected, atol=1e-6)
+    np.testing.assert_allclose(cascade.probabilities(study, 1.5)[0], expected, atol=1e-6)
     with pytest.raises(PetsegError, match="stage-1"):
         Predictor([stage2], OPTIONS)
     with pytest.raises(PetsegError, match="--stage1"):

@@ -4,8 +4,12 @@ import csv
 import json
 import shutil
 
+import pytest
+
 from petseg.cli.main import run
 from tests.infer.conftest import held_out
+
+pytestmark = pytest.mark.slow  # trains networks
 
 
 def rows(path):

@@ -6,6 +6,7 @@ import numpy as np
 
 from petseg.infer.threshold import HeldOutCase, best_index, choose_postprocessing, choose_threshold
 from petseg.io.images import Volume
+from petseg.tracers import TRACERS
 
 
 def case(name: str, probability: np.ndarray, label: np.ndarray, suv: np.ndarray | None = None) -> HeldOutCase:
@@ -42,7 +43,7 @@ def test_post_processing_steps_are_kept_only_when_they_help():
     probability = np.where(label, 0.9, 0.0).astype(np.float32)
     probability[18, 18, 18] = 0.9  # a one-voxel false positive (0.064 ml): removed by min_volume_ml
     suv = np.full(label.shape, 4.0, np.float32)
-    chain, trials = choose_postprocessing([case("a", probability, label, suv)], 0.5, "dice")
+    chain, trials = choose_postprocessing([case("a", probability, label, suv)], 0.5, "dice", TRACERS["fdg"])
     kept = {next(iter(t["step"])) for t in trials if t["kept"]}
     assert kept == {"min_volume_ml"}
     assert chain == {"min_volume_ml": 0.5}

@@ -1,14 +1,29 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 from monai.inferers import sliding_window_inference
 
-from petseg.infer.settings import DEFAULT_OVERLAP, InferenceOptions, window_gate
-from petseg.infer.windows import WindowCount, sliding_probability, uptake_gate, window_coverage
+from petseg.models.settings import InferenceOptions, window_gate
+from petseg.models.windows import WindowCount, sliding_probability, uptake_gate, window_coverage
+from petseg.recipe import Recipe, load_recipe
+from petseg.recipe.sections import Inference
+from petseg.tracers import TRACERS
 
 CPU = torch.device("cpu")
+FDG, PSMA = TRACERS["fdg"], TRACERS["psma"]
+
+
+TINY = load_recipe("tiny_unet")
+
+
+def recipe_of(patch_xyz, roi_xyz=None, overlap=Inference.overlap) -> Recipe:
+    """The tiny recipe with another patch, and ROI and overlap (default: the recipe's defaults)."""
+    return replace(TINY, training=replace(TINY.training, patch_size=tuple(patch_xyz)),
+                   inference=Inference(roi_size=roi_xyz, overlap=overlap))
 
 
 def smooth_predictor():
@@ -23,9 +38,9 @@ def smooth_predictor():
     return predict
 
 
-def settings(roi_xyz, overlap=0.5, batch=3, **recipe_inference):
-    recipe = {"training": {"patch_size": list(roi_xyz)}, "inference": {"overlap": overlap, **recipe_inference}}
-    return InferenceOptions(batch_size=batch, progress=False).resolve(recipe, "fdg", CPU)
+def settings(roi_xyz, overlap=0.5, batch=3):
+    return InferenceOptions(batch_size=batch, progress=False).resolve(recipe_of(roi_xyz, overlap=overlap), CPU,
+                                                                      FDG.gate_suv)
 
 
 @pytest.mark.parametrize("shape", [(40, 36, 30), (20, 50, 16)])  # the second is smaller than the ROI on 2 axes
@@ -58,22 +73,19 @@ def test_gate_and_settings():
     suv[4, 4, 4] = 3.0
     assert uptake_gate(suv, 1.5).sum() == 1 and uptake_gate(suv, 3.0).sum() == 1
     assert uptake_gate(suv, 5.0).sum() == 0 and uptake_gate(suv, 0.0) is None
-    resolved = InferenceOptions().resolve({"training": {"patch_size": [32, 24, 16]}}, "psma", CPU)
-    assert resolved.roi_zyx == (16, 24, 32) and resolved.overlap == DEFAULT_OVERLAP and resolved.gate_suv == 1.0
-    recipe = {"training": {"patch_size": [32, 32, 32]}, "inference": {"roi_size": [48, 48, 40], "overlap": 0.25}}
-    resolved = InferenceOptions(overlap=0.6, gate_suv=0).resolve(recipe, "fdg", CPU)
+    resolved = InferenceOptions().resolve(recipe_of((32, 24, 16)), CPU, window_gate(None, None, PSMA))
+    assert resolved.roi_zyx == (16, 24, 32) and resolved.overlap == Inference().overlap and resolved.gate_suv == 1.0
+    recipe = recipe_of((32, 32, 32), roi_xyz=(48, 48, 40), overlap=0.25)
+    resolved = InferenceOptions(overlap=0.6).resolve(recipe, CPU, 0.0)
     assert resolved.roi_zyx == (40, 48, 48) and resolved.overlap == 0.6 and resolved.gate_suv == 0.0
-    validation = InferenceOptions(flips=((), (2,))).for_validation().resolve(recipe, "fdg", CPU)
+    validation = InferenceOptions(flips=((), (2,))).for_validation().resolve(recipe, CPU, 0.0)
     assert validation.flips == ((),) and validation.gate_suv == 0.0 and validation.overlap == 0.25
 
 
 def test_a_calibrated_gate_stops_at_the_tracers_ceiling_and_an_asked_one_does_not():
-    recipe = {"training": {"patch_size": [32, 32, 32]}}
-    assert InferenceOptions().resolve(recipe, "fdg", CPU, calibrated_gate=6.0).gate_suv == 2.5
-    assert InferenceOptions().resolve(recipe, "psma", CPU, calibrated_gate=6.0).gate_suv == 1.5
-    assert InferenceOptions().resolve(recipe, "fdg", CPU, calibrated_gate=2.0).gate_suv == 2.0
-    assert InferenceOptions(gate_suv=6.0).resolve(recipe, "fdg", CPU, calibrated_gate=2.0).gate_suv == 6.0
-    assert window_gate(None, None, "fdg") == 1.5 and window_gate(-1.0, 3.0, "fdg") == 0.0
+    assert window_gate(None, 6.0, FDG) == 2.5 and window_gate(None, 6.0, PSMA) == 1.5
+    assert window_gate(None, 2.0, FDG) == 2.0 and window_gate(6.0, 2.0, FDG) == 6.0
+    assert window_gate(None, None, FDG) == 1.5 and window_gate(-1.0, 3.0, FDG) == 0.0
 
 
 def test_window_coverage_is_where_running_and_skipped_windows_reach():

@@ -136,6 +136,7 @@ def test_dicom_seg_round_trip(tmp_path, dicom_folder):
         np.testing.assert_array_equal(back.array, (labels > 0).astype(np.uint8))
 
 
+@pytest.mark.slow
 def test_real_sts_series(real_data):
     folder = real_data / "sts_001_wb_pet_rtstruct"
     with pytest.warns(PetsegWarning, match=r"not uniform"):

@@ -92,7 +92,7 @@ class Body:
             first = 0 if ct_above_mm is None else int(np.ceil((ct_above_mm - ORIGIN[2]) / SPACING))
             ct_origin = (ORIGIN[0], ORIGIN[1], ORIGIN[2] + first * SPACING)
             ct_volume = Volume(self.ct[first:top].copy(), (SPACING,) * 3, ct_origin)
-        return make_study(suv, ct_volume, label, {"case": "synthetic", "tracer": "fdg"})
+        return make_study(suv, ct_volume, label, {"case": "synthetic"}, tracer="fdg")
 
 
 def standard_body(seed: int = 0, heart: str = "shell", testes: bool = False, ureters: bool = False,

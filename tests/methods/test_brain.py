@@ -26,7 +26,7 @@ def head_and_neck():
 
 def test_bulky_neck_nodes_below_a_separate_brain_are_lesions(head_and_neck):
     study = head_and_neck.study()  # PET only
-    result = segment_suv(study, "fdg")
+    result = segment_suv(study)
     assert found(study, result.mask.array, BULKY_NODES[0][0]) and found(study, result.mask.array, LOWER_NODE[0])
     brain = [item for item in result.suppressed if item["reason"] == "brain"]
     assert len(brain) == 1 and brain[0]["volume_ml"] > 1000 and brain[0]["centroid_mm"][2] > -150
@@ -34,7 +34,7 @@ def test_bulky_neck_nodes_below_a_separate_brain_are_lesions(head_and_neck):
 
 def test_with_a_ct_the_brain_lies_inside_the_skull(head_and_neck):
     study = head_and_neck.study(ct=True)
-    result = segment_suv(study, "fdg")
+    result = segment_suv(study)
     assert found(study, result.mask.array, BULKY_NODES[0][0])
     assert any(item["reason"] == "brain" and item["volume_ml"] > 1000 for item in result.suppressed)
 
@@ -42,7 +42,7 @@ def test_with_a_ct_the_brain_lies_inside_the_skull(head_and_neck):
 def test_field_of_view_from_the_skull_base(head_and_neck):
     """The top of the field of view cuts through the brain: the cut pieces are brain, the nodes are not."""
     study = head_and_neck.study(fov_top_mm=-150.0)
-    result = segment_suv(study, "fdg")
+    result = segment_suv(study)
     assert found(study, result.mask.array, BULKY_NODES[0][0])
     assert any(item["reason"] == "brain" for item in result.suppressed)
     assert all(item["centroid_mm"][2] > -190 for item in result.suppressed if item["reason"] == "brain")
@@ -53,6 +53,6 @@ def test_a_lesion_touching_the_brain_is_split_from_it():
     body = standard_body(4)
     body.node((74, 5, -95), 2.5, 12.0)
     study = body.study()
-    result = segment_suv(study, "fdg")
+    result = segment_suv(study)
     assert found(study, result.mask.array, (74, 5, -95))
     assert any(item["reason"] == "brain" and item["volume_ml"] > 1000 for item in result.suppressed)

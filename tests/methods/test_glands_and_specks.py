@@ -14,7 +14,7 @@ def test_a_single_node_at_a_gland_site_is_a_lesion_and_the_tonsils_are_a_pair():
     body = standard_body(10)
     body.node(NODE, 2.6, 7.0)
     study = body.study()
-    result = segment_suv(study, "fdg")
+    result = segment_suv(study)
     assert found(study, result.mask.array, NODE)
     glands = [item["centroid_mm"] for item in result.suppressed if item["reason"] == "paired gland"]
     tonsils = [c for c in glands if abs(abs(c[0]) - 16) < 5 and abs(c[2] + 215) < 5]
@@ -26,7 +26,7 @@ def test_noise_specks_are_dropped_and_a_small_node_stays():
     body = standard_body(11, noise=0.3)  # a noisy reconstruction: many grains at liver-level uptake
     body.node(NODE, 2.6, 7.0)
     study = body.study()
-    result = segment_suv(study, "fdg")
+    result = segment_suv(study)
     assert found(study, result.mask.array, NODE)
     specks = [item for item in result.suppressed if item["reason"] == "noise speck"]
     assert len(specks) > 20 and max(item["volume_ml"] for item in specks) <= 1.0

@@ -25,7 +25,7 @@ def test_head_and_neck_patient():
     at_threshold = label_components(study.suv.array >= 3.0)[0]
     centres = np.rint(study.suv.physical_to_index(np.array([c for c, _, _ in LESIONS[:3]]))).astype(int)
     assert len(set(at_threshold[tuple(centres.T)])) == 1  # the bulky nodes merge at the threshold
-    result = segment_suv(study, "fdg")
+    result = segment_suv(study)
     metrics = case_metrics("h&n", Overlap.of(study.label.array > 0, result.mask.array > 0, study.suv.voxel_ml))
     assert metrics["tp"] >= 4 and metrics["fpv_ml"] <= 300 and metrics["dice"] >= 0.35
     labels, count = label_components(result.mask.array > 0)

@@ -15,6 +15,7 @@ def sts001(real_data):
     return segment(folder / "pet", label=folder / "rtstruct" / "1-1.dcm", roi="GTV_Mass")
 
 
+@pytest.mark.slow
 def test_sarcoma_found_heart_not_reported_little_false_positive_volume(sts001):
     metrics = sts001.metrics
     assert metrics["tp"] == 1 and metrics["fnv_ml"] == 0.0  # the sarcoma

@@ -24,7 +24,7 @@ def fdg():
 
 @pytest.fixture(scope="module")
 def fdg_result(fdg):
-    return segment_suv(fdg.study, "fdg")
+    return segment_suv(fdg.study)
 
 
 def test_far_fewer_false_positives_than_a_plain_threshold(fdg, fdg_result):
@@ -58,13 +58,13 @@ def test_liver_reference_is_found(fdg, fdg_result):
 
 
 def test_percist_threshold_follows_the_liver(fdg, fdg_result):
-    result = segment_suv(fdg.study, "fdg", {"threshold.mode": "percist"})
+    result = segment_suv(fdg.study, {"threshold.mode": "percist"})
     liver = result.liver
     assert result.threshold_suv == pytest.approx(1.5 * liver.mean + 2.0 * liver.sd)
 
 
 def test_relative_threshold_keeps_41_percent_of_each_max(fdg):
-    result = segment_suv(fdg.study, "fdg", {"threshold.mode": "relative", "min_volume_ml": "0"})
+    result = segment_suv(fdg.study, {"threshold.mode": "relative", "min_volume_ml": "0"})
     suv = fdg.study.suv.array
     labels, count = label_components(result.mask.array > 0)
     for index in range(1, count + 1):
@@ -74,7 +74,7 @@ def test_relative_threshold_keeps_41_percent_of_each_max(fdg):
 
 def test_pet_only_study(fdg):
     pet_only = Study(suv=fdg.study.suv, ct=None, label=fdg.study.label)
-    result = segment_suv(pet_only, "fdg")
+    result = segment_suv(pet_only)
     reasons = {item["reason"] for item in result.suppressed}
     assert {"brain", "bladder"} <= reasons
     mine, _ = score(pet_only, result.mask.array)
@@ -83,7 +83,7 @@ def test_pet_only_study(fdg):
 
 def test_psma_glands_and_kidneys_are_suppressed():
     psma = make_phantom_study(seed=4, size="small", tracer="psma", n_lesions=6)
-    result = segment_suv(psma.study, "psma")
+    result = segment_suv(psma.study)
     reasons = {item["reason"] for item in result.suppressed}
     assert "paired gland" in reasons and reasons & {"kidney", "urinary tract"}
     mine, _ = score(psma.study, result.mask.array)

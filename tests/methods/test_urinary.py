@@ -16,7 +16,7 @@ def false_positive_ml(study, result) -> float:
 def test_a_ct_covering_half_the_pet_leaves_the_bladder_recognised():
     study = standard_body(7).study(ct=True, ct_above_mm=-600.0)  # the CT stops above the pelvis
     assert 0.3 < study.ct_covered_fraction < 0.8
-    result = segment_suv(study, "fdg")
+    result = segment_suv(study)
     assert any(item["reason"] == "bladder" and item["volume_ml"] > 100 for item in result.suppressed)
     assert false_positive_ml(study, result) < 5.0
 
@@ -25,7 +25,7 @@ def test_a_ct_covering_half_the_pet_leaves_the_bladder_recognised():
 def test_ureter_segments_and_testes_are_not_lesions(ct):
     body = standard_body(8, ureters=True, testes=True)
     study = body.study(ct=ct)
-    result = segment_suv(study, "fdg")
+    result = segment_suv(study)
     assert false_positive_ml(study, result) < 2.0
     reasons = [item["reason"] for item in result.suppressed]
     assert reasons.count("testis") == 2
@@ -36,6 +36,6 @@ def test_a_node_touching_the_bladder_is_split_from_it():
     body = standard_body(9)
     body.node((60, -25, -850), 3, 9.0)  # beside the bladder, joined to it at the threshold
     study = body.study()
-    result = segment_suv(study, "fdg")
+    result = segment_suv(study)
     assert found(study, result.mask.array, (60, -25, -850))
     assert any(item["reason"] == "bladder" and item["volume_ml"] > 200 for item in result.suppressed)

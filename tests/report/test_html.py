@@ -51,6 +51,7 @@ def written(tmp_path_factory, small_phantom):
     return out, result
 
 
+@pytest.mark.slow
 def test_report_is_self_contained_and_complete(written):
     out, result = written
     html = (out / "report.html").read_text()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 from matplotlib.colors import to_hex, to_rgb
 
 from petseg.api import segment
@@ -31,6 +32,7 @@ def test_reason_colours_never_clash_with_lesions_or_truth():
                                    "liver or spleen"}  # every reason the SUV method gives
 
 
+@pytest.mark.slow
 def test_mip_shades_suppressed_regions_with_a_legend(tmp_path, small_phantom):
     result = segment(small_phantom.study)
     (coronal, reasons), (sagittal, _) = (physiology_codes(result, view) for view in body_views(result.study.suv))

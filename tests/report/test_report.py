@@ -16,6 +16,7 @@ from petseg.io.images import write_volume
 from petseg.regions import REGIONS
 
 
+@pytest.mark.slow
 def test_dicom_acquisition_and_warnings_reach_the_report(dicom_result):
     result, out = dicom_result
     html = (out / "report.html").read_text()
@@ -34,6 +35,7 @@ def test_dicom_acquisition_and_warnings_reach_the_report(dicom_result):
     assert [s.SegmentLabel for s in seg.SegmentSequence] == [f"lesion {les['id']}" for les in data["lesions"]]
 
 
+@pytest.mark.slow
 def test_image_input_says_suv_was_taken_as_given_and_collects_warnings(tmp_path, small_phantom):
     suv = small_phantom.study.suv.array.copy()
     suv[0, 0, 0] = np.nan
@@ -48,6 +50,7 @@ def test_image_input_says_suv_was_taken_as_given_and_collects_warnings(tmp_path,
     assert "SUV taken as given" in html and "NaN/Inf voxel(s) replaced" in html
 
 
+@pytest.mark.slow
 def test_lesions_carry_a_region_and_their_truth_status(tmp_path, small_phantom):
     study = small_phantom.study
     truth = study.label.array.copy()
@@ -78,6 +81,7 @@ def test_without_truth_no_truth_column(small_phantom):
     assert all(set(note) == {"region"} for note in result.lesion_notes.values())
 
 
+@pytest.mark.slow
 def test_demo_report_names_its_ct(tmp_path):
     from petseg.cli.main import run
 
@@ -88,6 +92,7 @@ def test_demo_report_names_its_ct(tmp_path):
     assert (out / "axial.png").read_bytes()[:4] == b"\x89PNG" and 'id="axial"' in html
 
 
+@pytest.mark.slow
 def test_real_dicom_acquisition_block(real_data):
     from petseg.data.dicom_study import load_dicom_study
     from petseg.report.acquisition import acquisition_block

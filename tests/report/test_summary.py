@@ -6,7 +6,6 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -14,16 +13,7 @@ import pytest
 from petseg.cli.main import run
 from petseg.data.datalist import load_datalist
 from petseg.io.images import Volume, write_volume
-
-
-class ThresholdPredictor:
-    """A stand-in for a trained ensemble: everything above SUV 4 is lesion."""
-
-    def predict(self, study):
-        return SimpleNamespace(mask=study.suv.with_array((study.suv.array > 4.0).astype(np.uint8)), seconds=0.01)
-
-    def describe(self, prediction):
-        return {"name": "model", "windows": {"run": 1, "windows": 1}}
+from tests.standins import ThresholdEnsemble
 
 
 @dataclass(frozen=True)
@@ -47,13 +37,13 @@ def _rows(html: str) -> list[str]:
 
 
 def test_predict_writes_a_summary_page(cohort, tmp_path):
-    from petseg.infer.cohort import predict_cohort
+    from petseg.cohort.run import predict_cohort
 
     broken = tmp_path / "broken.nii.gz"
     broken.write_bytes(b"<not an image>")
     studies = [*load_datalist(cohort)["training"], Broken("bad<case>", broken)]
     out = tmp_path / "preds"
-    rows = predict_cohort(ThresholdPredictor(), studies, out)  # type: ignore[arg-type]
+    rows = predict_cohort(ThresholdEnsemble(), studies, out)  # type: ignore[arg-type]
     html = (out / "summary.html").read_text()
     cells = _rows(html)
     assert len(cells) == 4 and "bad&lt;case&gt;" in cells[0] and "failed" in cells[0]  # failed studies first

@@ -12,8 +12,10 @@ import torch.multiprocessing as mp
 from petseg.cli.main import run
 from petseg.data.phantom import write_phantom_cohort
 from petseg.errors import PetsegError, PetsegWarning
-from petseg.train.checkpoints import Best
+from petseg.train.state import Best
 from petseg.train.trainer import TrainConfig, Trainer
+
+pytestmark = pytest.mark.slow  # trains networks
 
 QUICK = {"training.epochs": "3", "training.steps_per_epoch": "3", "training.patch_size": "[32, 32, 32]",
          "training.validate_every": "1"}
@@ -179,16 +181,16 @@ def test_tiny_recipe_learns_lesions_it_has_not_seen(tmp_path):
                                    "training.patch_size": "[32, 32, 32]", "training.validate_every": "1"})).run()
     rows = list(csv.DictReader((out / "log.csv").open()))
     losses = [float(r["train_loss"]) for r in rows]
-    assert losses[-1] < 0.7 * losses[0]
-    assert float(rows[0]["val_dice"]) < 0.1
-    assert json.loads((out / "model.json").read_text())["held_out"]["dice"] >= 0.15
+    assert losses[-1] < 0.7 * losses[0]  # the loss falls
+    # Held out, the trained weights do clearly better than after one epoch (the same validation code scores both).
+    assert json.loads((out / "model.json").read_text())["held_out"]["dice"] >= float(rows[0]["val_dice"]) + 0.05
 
 
 def test_a_full_disk_while_saving_a_checkpoint_is_one_line(tmp_path, monkeypatch):
     import errno
     import io
 
-    from petseg.train.checkpoints import save_checkpoint
+    from petseg.models.checkpoints import save_checkpoint
 
     class Full(io.FileIO):
         def write(self, data):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from petseg.cli import common
 from petseg.cli.app import app
 from petseg.console import info
 
@@ -14,7 +15,7 @@ from petseg.console import info
 def challenge(
     input_dir: Path = typer.Option(Path("/input"), "--input", help="Challenge input folder (images/ct, images/pet)."),
     output_dir: Path = typer.Option(Path("/output"), "--output", help="Challenge output folder."),
-    tracer: str = typer.Option("fdg", "--tracer", help="fdg or psma."),
+    tracer: str | None = common.TRACER,
 ) -> None:
     """Segment images/pet/*.mha (+ images/ct) and write images/automated-petct-lesion-segmentation/<uuid>.mha."""
     from petseg.api import segment

@@ -1,18 +1,37 @@
-"""What the commands share: options (DICOM tags, inference), `--param` parsing and the lesion table."""
+"""What the commands share: options (tracer, DICOM tags, inference), `--param` parsing and the lesion table.
+
+Help texts are built from the constants they describe (`petseg.tracers`, the recipe's defaults), never
+repeated by hand. Nothing here imports torch: a command's `--help` stays instant.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from petseg.console import info, results
 from petseg.errors import PetsegError
-from petseg.infer.settings import InferenceOptions, flip_sets
 from petseg.io.suv import SuvOverrides, parse_injection_time
-from petseg.quantify import Quantification
-from petseg.results import SegmentResult
+from petseg.recipe.sections import Inference
+from petseg.tracers import DEFAULT_TRACER, TRACERS
+
+if TYPE_CHECKING:
+    from petseg.models.settings import InferenceOptions
+    from petseg.quantify import Quantification
+    from petseg.results import SegmentResult
+
+
+def _per_tracer(attribute: str) -> str:
+    return ", ".join(f"{getattr(t, attribute):g} {name.upper()}" for name, t in TRACERS.items())
+
+
+# -- every command that reads or makes a study ---------------------------------------------------------------
+TRACER = typer.Option(None, "--tracer", help=f"{' or '.join(TRACERS)}: the tracer's parameters, window gate and "
+                      f"picture window (default: the one the DICOM radiopharmaceutical names, else "
+                      f"{DEFAULT_TRACER}).")
 
 # -- DICOM PET (convert, segment) -------------------------------------------------------------------------
 WEIGHT = typer.Option(None, "--weight", help="Patient weight in kg (when PatientWeight is missing or wrong).")
@@ -25,12 +44,14 @@ ROI = typer.Option(None, "--roi", help="ROI (RTSTRUCT) or segment (SEG) name of 
 
 # -- trained models (predict, calibrate, segment --model) -------------------------------------------------
 DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda.")
-OVERLAP = typer.Option(None, "--overlap", help="Sliding-window overlap (default: the recipe's, else 0.5).")
+OVERLAP = typer.Option(None, "--overlap", help="Sliding-window overlap (default: the recipe's, else "
+                       f"{Inference().overlap:g}).")
 TTA = typer.Option("", "--tta", help="Test-time flips: axes among x, y, z, every combination run "
                    "(e.g. --tta xyz: 8 passes).")
 ENSEMBLE = typer.Option("mean", "--ensemble", help="Combine models by mean probability or majority vote.")
 GATE_SUV = typer.Option(None, "--gate-suv", help="Skip windows without a voxel of at least this SUV (default: the "
-                        "calibrated one up to 2.5 FDG, 1.5 PSMA, else 1.5 FDG, 1.0 PSMA; 0 runs every window).")
+                        f"calibrated one up to {_per_tracer('gate_ceiling_suv')}, else {_per_tracer('gate_suv')}; "
+                        "0 runs every window).")
 THRESHOLD = typer.Option(None, "--threshold", help="Probability threshold (default: the calibrated one).")
 BATCH = typer.Option(2, "--batch", help="Windows per network pass.")
 BF16 = typer.Option(None, "--bf16/--fp32", help="Precision on CPUs (default: bfloat16 where the CPU has it "
@@ -49,6 +70,8 @@ def suv_overrides(weight: float | None, dose: float | None, injection_time: str 
 def inference_options(device: str, overlap: float | None, tta: str, ensemble: str, gate_suv: float | None,
                       threshold: float | None, batch: int, bf16: bool | None, threads: int | None) -> InferenceOptions:
     """InferenceOptions from the command line (`--tta xyz` -> flips over z, y and x)."""
+    from petseg.models.settings import InferenceOptions, flip_sets
+
     letters = tta.lower().replace(",", "")
     if any(c not in "xyz" for c in letters):
         raise PetsegError(f"--tta takes axes among x, y, z (e.g. xyz), got {tta!r}")

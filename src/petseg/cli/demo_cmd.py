@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from petseg.cli import common
 from petseg.cli.app import app
 from petseg.console import info, step
 
@@ -15,7 +16,7 @@ from petseg.console import info, step
 def demo(
     out: Path = typer.Option(Path("demo_out"), "-o", "--out", help="Output folder."),
     size: str = typer.Option("full", "--size", help="full (autoPET geometry) or small."),
-    tracer: str = typer.Option("fdg", "--tracer", help="fdg or psma."),
+    tracer: str | None = common.TRACER,
     seed: int = typer.Option(7, "--seed", help="Random seed of the study."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the results of an earlier demo."),
 ) -> None:
@@ -27,8 +28,10 @@ def demo(
     from petseg.io.atomic import write_json_atomic
     from petseg.io.outdir import check_output_dir, staged_output_dir
     from petseg.metrics.evaluate import cohort_report
+    from petseg.tracers import DEFAULT_TRACER, tracer_named
 
     check_output_dir(out, overwrite)
+    tracer = tracer_named(tracer or DEFAULT_TRACER).name
     start = time.perf_counter()
     timings: dict[str, float] = {}
     with staged_output_dir(out, overwrite) as staging:
@@ -37,7 +40,7 @@ def demo(
             files = write_phantom_case(phantom, staging / "study")
         phantom.study.meta.update({key: str(out / "study" / path.name) for key, path in
                                    (("pet_path", files.pet), ("ct_path", files.ct), ("label_path", files.label))})
-        result = segment(phantom.study, tracer=tracer)  # PET, CT and truth, as written to study/
+        result = segment(phantom.study)  # PET, CT and truth, as written to study/; the study carries its tracer
         result.timings = {**timings, **result.timings}
         written = write_results(result, staging, title=f"synthetic {tracer.upper()} study {phantom.case}")
         write_json_atomic(staging / "metrics.json", cohort_report([result.metrics]))  # type: ignore[list-item]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from petseg.cli import common
 from petseg.cli.app import app
 from petseg.console import info, track
 
@@ -15,7 +16,7 @@ def phantom(
     out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
     n: int = typer.Option(10, "-n", help="Number of studies."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same bytes)."),
-    tracer: str = typer.Option("fdg", "--tracer", help="fdg or psma."),
+    tracer: str | None = common.TRACER,
     size: str = typer.Option("small", "--size", help="small (tests), medium (CPU training), full (autoPET)."),
     negatives: float = typer.Option(0.2, "--negatives", help="Fraction of lesion-free studies."),
     folds: int = typer.Option(5, "--folds", help="Folds of the datalist (grouped by patient)."),
@@ -26,8 +27,10 @@ def phantom(
     """Write synthetic whole-body PET/CT studies: DIR/<case>/{ct,suv,label}.nii.gz and DIR/datalist.json."""
     from petseg.data.phantom import write_phantom_cohort
     from petseg.io.outdir import check_output_dir, staged_output_dir
+    from petseg.tracers import DEFAULT_TRACER, tracer_named
 
     check_output_dir(out, overwrite)
+    tracer = tracer_named(tracer or DEFAULT_TRACER).name
     with staged_output_dir(out, overwrite) as staging:
         write_phantom_cohort(staging, n, seed, tracer, size, negatives, folds, min_lesion_mm=min_lesion_mm,
                              progress=lambda plan: track(plan, "phantoms", total=len(plan)))

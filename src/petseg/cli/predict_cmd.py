@@ -15,9 +15,9 @@ from petseg.errors import PetsegError
 
 def _studies(datalist: Path | None, split: str, folder: Path | None) -> list:
     """The cohort; with --input, case folders that are not studies come as `Unlisted` entries, reported later."""
+    from petseg.cohort.run import Unlisted
     from petseg.data.datalist import load_datalist, select
     from petseg.data.importers import scan_folder
-    from petseg.infer.cohort import Unlisted
 
     if (datalist is None) == (folder is None):
         raise PetsegError("give either --datalist (with --split) or --input DIR")
@@ -47,7 +47,7 @@ def predict(
     folder: Path | None = typer.Option(None, "--input", help="Folder of studies (<case>/{suv,ct}.nii.gz)."),
     shard: str | None = typer.Option(None, "--shard", help="I/N: this machine's share of the cohort "
                                      "(summary-I-of-N.csv)."),
-    tracer: str = typer.Option("fdg", "--tracer", help="fdg or psma (window gate and post-processing)."),
+    tracer: str | None = common.TRACER,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the results of an earlier run (or of this "
                                    "shard); only the files predict wrote are removed."),
     device: str = common.DEVICE, overlap: float | None = common.OVERLAP, tta: str = common.TTA,
@@ -56,8 +56,9 @@ def predict(
     bf16: bool | None = common.BF16, threads: int | None = common.THREADS,
 ) -> None:
     """Segment every study of a cohort with an ensemble of model folders; a failed study is reported and skipped."""
-    from petseg.infer.cohort import parse_shard, predict_cohort, summary_name
-    from petseg.infer.cohort_output import prepare_output
+    from petseg.cohort.output import prepare_output
+    from petseg.cohort.run import predict_cohort
+    from petseg.cohort.shards import parse_shard, summary_name
     from petseg.infer.predictor import Predictor
 
     share = parse_shard(shard)
@@ -85,7 +86,7 @@ def calibrate(
                               "models may have trained on it)."),
     objective: str = typer.Option("dice", "--objective", help="dice (mean Dice) or autopet (ranking of Dice, "
                                   "FPV, FNV)."),
-    tracer: str = typer.Option("fdg", "--tracer", help="fdg or psma."),
+    tracer: str | None = common.TRACER,
     device: str = common.DEVICE, overlap: float | None = common.OVERLAP, tta: str = common.TTA,
     ensemble: str = common.ENSEMBLE, batch: int = common.BATCH, bf16: bool | None = common.BF16,
     threads: int | None = common.THREADS,
@@ -94,12 +95,14 @@ def calibrate(
     the probabilities are MONAI's); store them in the model folders."""
     from petseg.infer.calibrate import calibrate as run_calibration
     from petseg.infer.predictor import Predictor
-    from petseg.infer.settings import window_gate
+    from petseg.models.settings import window_gate
+    from petseg.tracers import decide_tracer
 
     studies = _studies(datalist, split, None)
+    chosen = decide_tracer(tracer)
     predictor = Predictor(model, common.inference_options(device, overlap, tta, ensemble, None, None, batch, bf16,
                                                           threads))
-    result = run_calibration(predictor, studies, objective, tracer,
+    result = run_calibration(predictor, studies, objective, chosen,
                              progress=lambda items: track(items, "held-out studies", total=len(items)))
     table = Table(title=f"calibration on {len(result['cases'])} held-out studies ({objective})")
     for column in ("", "threshold", "Dice", "FPV ml", "FNV ml"):
@@ -108,8 +111,9 @@ def calibrate(
         row = result[key]
         table.add_row(name, f"{value:.3f}", f"{row['dice']:.3f}", f"{row['fpv_ml']:.2f}", f"{row['fnv_ml']:.2f}")
     results.print(table)
-    gate = window_gate(None, result["gate_suv"], tracer)
-    results.print(f"post-processing: {result['postprocess'] or 'none'}; window gate: SUV {gate:g}"
-                  + (f" (the held-out studies allow up to {result['gate_suv']:g}; capped at {tracer.upper()}'s ceiling)"
-                     if result["gate_suv"] is not None and gate < result["gate_suv"] else ""))
+    gate = window_gate(None, result["gate_suv"], chosen)
+    capped = result["gate_suv"] is not None and gate < result["gate_suv"]
+    results.print(f"post-processing: {result['postprocess'] or 'none'}; window gate: SUV {gate:g}" + (
+        f" (the held-out studies allow up to {result['gate_suv']:g}; capped at {chosen.name.upper()}'s ceiling)"
+        if capped else ""))
     info(f"calibration.json written to {len(model)} model folder(s)")

@@ -17,7 +17,7 @@ def quantify(
                               "needed."),
     out: Path | None = typer.Option(None, "-o", "--out", help="lesions.json to write."),
     csv: Path | None = typer.Option(None, "--csv", help="Lesion table as CSV."),
-    tracer: str = typer.Option("fdg", "--tracer", help="fdg or psma (recorded in lesions.json)."),
+    tracer: str | None = common.TRACER,
 ) -> None:
     """Volume (MTV), SUVmax, SUVmean, SUVpeak, TLG and position of each 18-connected lesion, and totals."""
     from petseg.data.study import load_study
@@ -25,7 +25,7 @@ def quantify(
     from petseg.quantify import quantify as quantify_mask
     from petseg.results import SegmentResult, write_lesions_json
 
-    study = load_study(pet, label=mask, meta={"tracer": tracer})
+    study = load_study(pet, label=mask, tracer=tracer)
     lesions = quantify_mask(study.suv, study.label)  # type: ignore[arg-type]
     common.print_lesion_table(lesions, f"{len(lesions.lesions)} lesion(s) in {mask.name}")
     if out is not None:

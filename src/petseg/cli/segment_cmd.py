@@ -22,7 +22,7 @@ def segment(
     model: list[Path] = typer.Option([], "--model", help="Trained model folder(s) (repeat --model for an "
                                      "ensemble); without one the training-free SUV method runs."),
     method: str = typer.Option("suv", "--method", help="Segmentation method without --model: suv."),
-    tracer: str = typer.Option("fdg", "--tracer", help="fdg or psma (sets the method's parameters)."),
+    tracer: str | None = common.TRACER,
     param: list[str] = typer.Option([], "--param", help="Override a method parameter, key=value "
                                     "(e.g. threshold.mode=percist); repeatable."),
     dicom_seg: bool = typer.Option(False, "--dicom-seg", help="Also write lesions_seg.dcm for a PET converted by "

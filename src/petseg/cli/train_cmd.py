@@ -24,6 +24,8 @@ def train(
     out: Path = typer.Option(..., "-o", "--out", help="Model folder to write."),
     param: list[str] = typer.Option([], "--param", help="Override a recipe value, key=value (e.g. "
                                     "training.epochs=50); repeatable."),
+    profile: str | None = typer.Option(None, "--profile", help="One of the recipe's profiles (e.g. cpu: what a "
+                                       "CPU cannot carry, the rest as the paper says)."),
     cache: Path | None = typer.Option(None, "--cache", help="Preprocessed-array cache folder (default OUT/cache); "
                                       "share it between folds."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
@@ -39,17 +41,18 @@ def train(
     selects one), checkpoint_last.pt, log.csv, validation.json, model.json (a classification recipe trains the MIP
     classifier gate)."""
     from petseg.data.datalist import parse_fold
+    from petseg.recipe import load_recipe
     from petseg.train.classifier import ClassifierTrainer
-    from petseg.train.recipe import load_recipe
     from petseg.train.trainer import TrainConfig, Trainer
 
     overrides, chosen = common.parse_params(param), parse_fold(fold)
-    spec = load_recipe(recipe, overrides)
-    if spec.get("task") == "classification":  # the MIP classifier gate: a study-level 2D task
+    spec = load_recipe(recipe, overrides, profile)
+    if spec.task == "classification":  # the MIP classifier gate: a study-level 2D task
         use_threads(threads)
         ClassifierTrainer(spec, datalist, chosen, out, seed, device).run()
         return
-    Trainer(TrainConfig(recipe=recipe, datalist=datalist, fold=chosen, out=out, overrides=overrides, cache_dir=cache,
+    Trainer(TrainConfig(recipe=recipe, datalist=datalist, fold=chosen, out=out, overrides=overrides, profile=profile,
+                        cache_dir=cache,
                         resume=resume, seed=seed, device=device, workers=workers, bf16=bf16, stage1_dir=stage1,
                         threads=threads)).run()
     model = json.loads((out / "model.json").read_text(encoding="utf-8"))

@@ -27,9 +27,10 @@ def is_dicom_input(path: str | Path | None) -> bool:
 
 def load_dicom_study(pet: str | Path, ct: str | Path | None = None, *, mask: str | Path | None = None,
                      roi: str | None = None, overrides: SuvOverrides | None = None, pet_series: str | None = None,
-                     ct_series: str | None = None, tracer: str = "fdg") -> Study:
+                     ct_series: str | None = None, tracer: str | None = None) -> Study:
     """Read a PET (converted to SUV), the CT of the same study (from `ct`, else from the PET's folder if it
-    holds one) and an optional mask, all on the PET grid. `meta` records the conversion."""
+    holds one) and an optional mask, all on the PET grid. `meta` records the conversion. The tracer is `tracer`,
+    else the one the radiopharmaceutical names (`petseg.tracers.decide_tracer`)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PetsegWarning)
         found = discover(pet)
@@ -46,7 +47,7 @@ def load_dicom_study(pet: str | Path, ct: str | Path | None = None, *, mask: str
         warnings.warn(w.message, w.category, stacklevel=2)
     meta: dict[str, Any] = {
         "pet_path": str(pet), "ct_path": str(ct or pet) if ct_choice is not None else None,
-        "label_path": str(mask) if mask is not None else None, "tracer": tracer,
+        "label_path": str(mask) if mask is not None else None,
         "case": str(pet_choice.headers[0].get("PatientID", "") or Path(pet).name),
         "acquisition": acquisition_facts(pet_choice.headers[0]),
         "suv_source": f"DICOM {conversion.units}, factor {conversion.factor:.6g} "
@@ -58,7 +59,7 @@ def load_dicom_study(pet: str | Path, ct: str | Path | None = None, *, mask: str
                        "ct_series": None if ct_choice is None else {
                            "uid": ct_choice.uid, "description": ct_choice.description,
                            "files": len(ct_choice.sources), "source": str(Path(ct or pet).resolve())}}}
-    study = make_study(pet_volume.volume, ct_volume, label, meta)
+    study = make_study(pet_volume.volume, ct_volume, label, meta, tracer)
     study.dicom = pet_volume
     if label is not None and not np.any(label.array):
         warnings.warn("the DICOM mask is empty on the PET grid", PetsegWarning, stacklevel=2)
@@ -71,7 +72,8 @@ def acquisition_facts(header: Dataset) -> dict[str, str]:
     scanner = " ".join(str(header.get(key, "") or "").strip() for key in ("Manufacturer", "ManufacturerModelName"))
     date = str(header.get("AcquisitionDate") or header.get("SeriesDate") or header.get("StudyDate") or "").strip()
     items = header.get("RadiopharmaceuticalInformationSequence") or [Dataset()]
-    drug = str(items[0].get("Radiopharmaceutical", "") or "").strip()
+    codes = items[0].get("RadiopharmaceuticalCodeSequence") or [Dataset()]
+    drug = str(items[0].get("Radiopharmaceutical", "") or codes[0].get("CodeMeaning", "") or "").strip()
     facts = {"scanner": scanner.strip(), "scan_date": f"{date[:4]}-{date[4:6]}-{date[6:8]}" if len(date) >= 8 else "",
              "radiopharmaceutical": drug}
     return {key: value for key, value in facts.items() if value}

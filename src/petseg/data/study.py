@@ -17,7 +17,7 @@ import SimpleITK as sitk
 from petseg.errors import PetsegError, PetsegWarning
 from petseg.io.images import Volume, read_volume
 from petseg.metrics.components import as_binary
-from petseg.tracers import tracer_named
+from petseg.tracers import DEFAULT_TRACER, TRACERS, Tracer, decide_tracer
 
 if TYPE_CHECKING:
     from petseg.io.dicom import SeriesVolume
@@ -35,7 +35,8 @@ class Study:
 
     `ct_coverage` (uint8 on the PET grid) marks the voxels the CT really covers: outside it the CT holds
     the fill value, which is *missing*, not air (a CT shorter than the PET, a converted CT padded with
-    -1024). `tracer` is "fdg" or "psma". `dicom` keeps the source PET series when the study was read from
+    -1024). `tracer` holds the tracer's constants (FDG or PSMA), decided once when the study is made and read
+    there by everything downstream. `dicom` keeps the source PET series when the study was read from
     DICOM, so that results can be written back as DICOM-SEG referencing it.
     """
 
@@ -45,7 +46,7 @@ class Study:
     meta: dict[str, Any] = field(default_factory=dict)
     dicom: SeriesVolume | None = None
     ct_coverage: Volume | None = None
-    tracer: str = "fdg"
+    tracer: Tracer = TRACERS[DEFAULT_TRACER]
 
     @property
     def has_ct(self) -> bool:
@@ -61,8 +62,9 @@ class Study:
 
 
 def load_study(pet: str | Path, ct: str | Path | None = None, label: str | Path | None = None,
-               meta: dict[str, Any] | None = None, ct_optional: bool = False) -> Study:
-    """Read a study from image files: PET already in SUV, optional CT (HU) and lesion label.
+               meta: dict[str, Any] | None = None, ct_optional: bool = False, tracer: str | None = None) -> Study:
+    """Read a study from image files: PET already in SUV, optional CT (HU) and lesion label; `tracer` as in
+    `make_study`.
 
     With `ct_optional` (cohorts: training, predict), a CT that cannot be used (unreadable, off the PET's
     field of view, only padding) is left out with a warning and the study goes on PET-only."""
@@ -71,7 +73,7 @@ def load_study(pet: str | Path, ct: str | Path | None = None, label: str | Path 
     info = {"pet_path": str(pet), "ct_path": str(ct) if ct else None, "label_path": str(label) if label else None,
             "suv_source": "input file (values taken as SUV)"}
     info.update(meta or {})
-    study = make_study(suv, None, label_volume, info)
+    study = make_study(suv, None, label_volume, info, tracer)
     if ct is None:
         return study
     try:
@@ -85,16 +87,18 @@ def load_study(pet: str | Path, ct: str | Path | None = None, label: str | Path 
 
 
 def make_study(suv: Volume, ct: Volume | None = None, label: Volume | None = None,
-               meta: dict[str, Any] | None = None) -> Study:
+               meta: dict[str, Any] | None = None, tracer: str | Tracer | None = None) -> Study:
     """Build a sanitised `Study`: finite SUV checked for units, CT and label moved onto the PET grid.
 
-    The tracer comes from `meta["tracer"]` (default fdg)."""
+    The tracer is decided here, once (`petseg.tracers.decide_tracer`): `tracer`, else the radiopharmaceutical
+    `meta["acquisition"]` names (DICOM), else FDG."""
     suv = replace_non_finite(suv.with_array(suv.array.astype(np.float32, copy=False)), 0.0, "PET")
     check_suv_units(suv)
     if label is not None:
         label = label_on_pet_grid(label, suv)
     meta = dict(meta or {})
-    tracer = tracer_named(meta.pop("tracer", None) or "fdg").name
+    if not isinstance(tracer, Tracer):
+        tracer = decide_tracer(tracer, (meta.get("acquisition") or {}).get("radiopharmaceutical"))
     study = Study(suv=suv, label=label, meta=meta, tracer=tracer)
     return with_ct(study, ct) if ct is not None else study
 

@@ -24,16 +24,18 @@ from petseg.data.datalist import DatalistEntry
 from petseg.data.study import Study, load_study, resample_onto
 from petseg.errors import PetsegError
 from petseg.infer.models import ModelFolder
-from petseg.infer.settings import WindowSettings
 from petseg.infer.threshold import HeldOutCase, choose_postprocessing, choose_threshold, score
-from petseg.infer.windows import window_coverage
 from petseg.io.atomic import write_json_atomic
+from petseg.models.settings import WindowSettings
+from petseg.models.windows import window_coverage
 from petseg.preprocess import preprocess_study
+from petseg.tracers import Tracer
 
 if TYPE_CHECKING:
     from petseg.infer.predictor import Predictor
 
 CALIBRATION = "calibration.json"
+VOTE_MAJORITY = 0.5  # a majority vote: more than half of the models' own masks
 GATE_CANDIDATES = tuple(float(g) for g in np.round(np.arange(0.5, 10.01, 0.25), 2))  # SUV
 
 
@@ -59,7 +61,7 @@ def load_calibration(models: list[ModelFolder]) -> dict[str, Any] | None:
     return None
 
 
-def decide(models: list[ModelFolder], ensemble: str = "mean", threshold: float | None = None) -> Decision:
+def decide(models: list[ModelFolder], ensemble: str, threshold: float | None = None) -> Decision:
     """The decision for `models` combined by `ensemble` (see the module docstring)."""
     calibration = load_calibration(models) or {}
     steps, gate = dict(calibration.get("postprocess", {})), calibration.get("gate_suv")
@@ -67,7 +69,8 @@ def decide(models: list[ModelFolder], ensemble: str = "mean", threshold: float |
         return Decision(float(threshold), steps, "command line", gate)
     if calibration:
         return Decision(float(calibration["threshold"]), steps, "calibration", gate)
-    return Decision(0.5 if ensemble == "vote" else float(np.mean([m.threshold for m in models])), {}, "models")
+    own = VOTE_MAJORITY if ensemble == "vote" else float(np.mean([m.threshold for m in models]))
+    return Decision(own, {}, "models")
 
 
 def safe_gate(predictor: Predictor, study: Study, mask: np.ndarray) -> float:
@@ -77,7 +80,7 @@ def safe_gate(predictor: Predictor, study: Study, mask: np.ndarray) -> float:
     stage1 = {"stage1": study.suv.with_array(np.zeros(study.suv.shape, np.uint8))}  # only the grid matters here
     predicted = study.suv.with_array(mask.astype(np.uint8))
     for model in predictor.models:
-        settings = predictor.options.resolve(model.recipe, study.tracer, predictor.device)
+        settings = predictor.options.resolve(model.recipe, predictor.device, gate_suv=0.0)  # its windows' places
         prepared = preprocess_study(study, model.recipe, model.fingerprint, stage1)
         lesion = prepared.label > 0 if prepared.label is not None else np.zeros(prepared.suv.shape, bool)
         on_grid = resample_onto(predicted, prepared.grid, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8).array > 0
@@ -102,7 +105,7 @@ def highest_safe_gate(suv: np.ndarray, lesion: np.ndarray, mask: np.ndarray, set
 
 
 
-def held_out_cases(predictor: Predictor, entries: list[DatalistEntry], tracer: str,
+def held_out_cases(predictor: Predictor, entries: list[DatalistEntry], tracer: Tracer,
                    progress: Callable[[Iterable], Iterable] | None = None) -> list[HeldOutCase]:
     """The ensemble's probabilities on studies with ground truth, every window run (MONAI's sliding window), in
     float16 to hold many whole-body maps."""
@@ -113,16 +116,16 @@ def held_out_cases(predictor: Predictor, entries: list[DatalistEntry], tracer: s
         raise PetsegError(f"calibration needs ground truth; no label for {', '.join(missing[:5])}")
     cases = []
     for entry in (progress or iter)(entries):
-        study = load_study(entry.pet, entry.ct, entry.label, {"tracer": tracer}, ct_optional=True)
+        study = load_study(entry.pet, entry.ct, entry.label, ct_optional=True, tracer=tracer.name)
         cases.append(HeldOutCase(entry.case, predictor.probabilities(study, gate_suv=0.0)[0].astype(np.float16),
                                  study.label.array > 0, study.suv, study))
     return cases
 
 
-def calibrate(predictor: Predictor, entries: list[DatalistEntry], objective: str = "dice", tracer: str = "fdg",
+def calibrate(predictor: Predictor, entries: list[DatalistEntry], objective: str, tracer: Tracer,
               progress: Callable[[Iterable], Iterable] | None = None) -> dict[str, Any]:
-    """Choose the threshold, then the post-processing, then the window gate; write calibration.json into each
-    member folder."""
+    """Choose the threshold, then the post-processing, then the window gate on held-out studies of `tracer`;
+    write calibration.json into each member folder."""
     cases = held_out_cases(predictor, entries, tracer, progress)
     threshold, sweep = choose_threshold(cases, objective)
     steps, trials = choose_postprocessing(cases, threshold, objective, tracer)
@@ -130,7 +133,7 @@ def calibrate(predictor: Predictor, entries: list[DatalistEntry], objective: str
     gate = min(safe_gate(predictor, c.study, c.probability >= lowest) for c in cases)  # type: ignore[arg-type]
     if not any(c.label.any() for c in cases):
         gate = None  # without a held-out lesion nothing says which gate keeps lesions
-    result = {"members": sorted(m.name for m in predictor.models), "objective": objective, "tracer": tracer,
+    result = {"members": sorted(m.name for m in predictor.models), "objective": objective, "tracer": tracer.name,
               "threshold": threshold, "postprocess": steps, "gate_suv": gate, "cases": [c.case for c in cases],
               "at_0.5": score(cases, 0.5, {}), "chosen": score(cases, threshold, steps),
               "sweep": sweep, "trials": trials}

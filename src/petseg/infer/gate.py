@@ -44,7 +44,7 @@ def split_classifier(models: list[ModelFolder]) -> tuple[ModelFolder | None, lis
 @torch.inference_mode()
 def classify(classifier: ModelFolder, study: Study, device: torch.device) -> GateVerdict:
     """The classifier's verdict on one study (coronal and sagittal MIPs of its coarse SUV)."""
-    size = tuple(classifier.recipe["network"]["input_size"])
-    inputs = mip_input(coarse_suv(study.suv), size, float(classifier.recipe.get("suv_max", 10.0)))[None].to(device)
+    size = classifier.recipe.network.input_size  # type: ignore[union-attr]
+    inputs = mip_input(coarse_suv(study.suv), size, classifier.recipe.suv_max)[None].to(device)
     value = float(torch.sigmoid(classifier.network(inputs).float()).flatten()[0])
     return GateVerdict(value, classifier.threshold)

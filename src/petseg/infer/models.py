@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch import nn
 
 from petseg.errors import PetsegError
-from petseg.train.checkpoints import FINAL, load_checkpoint
+from petseg.models.checkpoints import FINAL, load_checkpoint
+from petseg.recipe import Recipe, read_recipe_file
 
 
 @dataclass
@@ -20,7 +20,7 @@ class ModelFolder:
     """One trained model: its recipe, fingerprint, description and network (weights loaded)."""
 
     path: Path
-    recipe: dict[str, Any]
+    recipe: Recipe
     fingerprint: dict[str, Any] | None
     description: dict[str, Any]
     network: nn.Module = field(repr=False)
@@ -33,17 +33,18 @@ class ModelFolder:
     @property
     def task(self) -> str:
         """'segmentation' or 'classification' (the MIP gate)."""
-        return str(self.recipe.get("task", "segmentation"))
+        return self.recipe.task
 
     @property
     def threshold(self) -> float:
-        """The single model's threshold (0.5 unless calibrated alone)."""
-        return float(self.description.get("threshold", 0.5))
+        """The single model's threshold: model.json's (the recipe's `inference.threshold`, or a classifier's
+        full-sensitivity threshold)."""
+        return float(self.description.get("threshold", self.recipe.inference.threshold))
 
     @property
     def stage(self) -> int:
         """1, or 2 for a cascade's second stage (it takes the first stage's mask as an input)."""
-        return 2 if "stage1" in self.recipe["inputs"] else 1
+        return 2 if "stage1" in self.recipe.inputs else 1
 
 
 def _read(path: Path, what: str) -> str:
@@ -61,7 +62,8 @@ def load_model_folder(path: str | Path, device: torch.device) -> ModelFolder:
     path = Path(path)
     if not path.is_dir():
         raise PetsegError(f"model folder {path} does not exist")
-    recipe = yaml.safe_load(_read(path / "recipe.yaml", "recipe"))
+    _read(path / "recipe.yaml", "recipe")
+    recipe = read_recipe_file(path / "recipe.yaml")
     description = json.loads(_read(path / "model.json", "description"))
     fingerprint_path = path / "fingerprint.json"
     fingerprint = json.loads(fingerprint_path.read_text(encoding="utf-8")) if fingerprint_path.is_file() else None
@@ -69,10 +71,10 @@ def load_model_folder(path: str | Path, device: torch.device) -> ModelFolder:
     if not weights.is_file():
         raise PetsegError(f"{path} has no weights ({weights.name}): did its training finish?")
     state = load_checkpoint(weights)["model"]
-    if recipe.get("task") == "classification":
-        network = build_classifier(recipe["network"], MIP_CHANNELS)
-    else:
-        network = build_network({**recipe["network"], "output_prior": None}, len(recipe["inputs"]))
+    if recipe.task == "classification":
+        network = build_classifier(recipe.network, MIP_CHANNELS)  # type: ignore[arg-type]
+    else:  # the trained weights replace any initial output bias
+        network = build_network(replace(recipe.network, output_prior=None), len(recipe.inputs))  # type: ignore
     try:
         network.load_state_dict(state)
     except RuntimeError as error:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,9 @@ from petseg.infer.cascade import Stages
 from petseg.infer.gate import GateVerdict, classify, split_classifier
 from petseg.infer.models import ModelFolder, load_model_folder
 from petseg.infer.postprocess import apply_postprocessing
-from petseg.infer.settings import InferenceOptions, window_gate
-from petseg.infer.windows import WindowCount, network_predictor, sliding_probability, uptake_gate
 from petseg.io.images import Volume
+from petseg.models.settings import InferenceOptions, window_gate
+from petseg.models.windows import WindowCount, network_predictor, sliding_probability, uptake_gate
 from petseg.preprocess import preprocess_study
 
 
@@ -71,20 +71,25 @@ class Predictor:
     def predict(self, study: Study) -> Prediction:
         """Probability, thresholded and post-processed mask of one study, on its PET grid."""
         start = time.perf_counter()
-        gate_suv = window_gate(self.options.gate_suv, self.decision.gate_suv, study.tracer)
+        gate_suv = self.window_gate(study)
         gate = classify(self.classifier, study, self.device) if self.classifier is not None else None
         if gate is not None and not gate.positive:
             empty = np.zeros(study.suv.shape, np.float32)
             return Prediction(study.suv.with_array(empty), study.suv.with_array(empty.astype(np.uint8)),
                               self.decision, time.perf_counter() - start, WindowCount(), gate_suv, gate)
-        probability, windows = self.probabilities(study)
+        probability, windows = self.probabilities(study, gate_suv)
         mask = decision_mask(probability, study.suv, self.decision)
         return Prediction(study.suv.with_array(probability), mask, self.decision, time.perf_counter() - start,
                           windows, gate_suv, gate)
 
-    def probabilities(self, study: Study, gate_suv: float | None = None) -> tuple[np.ndarray, WindowCount]:
+    def window_gate(self, study: Study) -> float:
+        """The window gate SUV the ensemble runs at on `study`: `--gate-suv`, else the calibrated gate up to the
+        study's tracer's ceiling, else the tracer's default."""
+        return window_gate(self.options.gate_suv, self.decision.gate_suv, study.tracer)
+
+    def probabilities(self, study: Study, gate_suv: float) -> tuple[np.ndarray, WindowCount]:
         """The ensemble's probability map on the PET grid (cascade included), before any threshold, and the
-        windows placed and run; `gate_suv` overrides the window gate (0: every window, MONAI's result)."""
+        windows placed and run at the window gate `gate_suv` (0: every window, MONAI's result)."""
         probability, windows = self._ensemble(self.stages.first, study, {}, gate_suv)
         if self.stages.second:
             first = decision_mask(probability, study.suv, self.first_stage_decision)  # type: ignore[arg-type]
@@ -95,7 +100,7 @@ class Predictor:
     def describe(self, prediction: Prediction) -> dict[str, Any]:
         """lesions.json's `method` for trained models: folders, recipes, threshold, post-processing, windows."""
         described = {"name": "model", "models": [str(m.path) for m in self.models],
-                     "recipes": sorted({m.recipe["name"] for m in self.models}),
+                     "recipes": sorted({m.recipe.name for m in self.models}),
                      "threshold": prediction.decision.threshold, "threshold_source": prediction.decision.source,
                      "ensemble": self.options.ensemble, "flips": [list(f) for f in self.options.flips],
                      "postprocess": prediction.decision.postprocess, "windows": prediction.windows.as_dict(),
@@ -104,7 +109,7 @@ class Predictor:
             described["gate"] = prediction.gate.as_dict()
         return described
 
-    def _ensemble(self, models: list[ModelFolder], study: Study, inputs: dict[str, Volume], gate_suv: float | None
+    def _ensemble(self, models: list[ModelFolder], study: Study, inputs: dict[str, Volume], gate_suv: float
                   ) -> tuple[np.ndarray, WindowCount]:
         maps, windows = [], WindowCount()
         for model in models:
@@ -114,11 +119,9 @@ class Predictor:
                         else probability)
         return np.mean(maps, axis=0).astype(np.float32), windows
 
-    def _one_model(self, model: ModelFolder, study: Study, inputs: dict[str, Volume], gate_suv: float | None
+    def _one_model(self, model: ModelFolder, study: Study, inputs: dict[str, Volume], gate_suv: float
                    ) -> tuple[np.ndarray, WindowCount]:
-        settings = self.options.resolve(model.recipe, study.tracer, self.device, self.decision.gate_suv)
-        if gate_suv is not None:
-            settings = replace(settings, gate_suv=gate_suv)
+        settings = self.options.resolve(model.recipe, self.device, gate_suv)
         prepared = preprocess_study(study, model.recipe, model.fingerprint, inputs)
         active = uptake_gate(prepared.suv, settings.gate_suv)
         if active is not None and not active.any():  # no uptake anywhere: nothing can be a lesion

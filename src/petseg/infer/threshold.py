@@ -25,7 +25,7 @@ from petseg.infer.postprocess import apply_postprocessing
 from petseg.io.images import Volume
 from petseg.metrics.autopet import autopet_metrics, nan_mean
 from petseg.metrics.components import Overlap
-from petseg.tracers import tracer_named
+from petseg.tracers import Tracer
 
 OBJECTIVES = ("dice", "autopet")
 RANK_WEIGHTS = {"dice": 0.5, "fpv_ml": 0.25, "fnv_ml": 0.25}
@@ -75,16 +75,16 @@ def choose_threshold(cases: list[HeldOutCase], objective: str = "dice",
     return float(table[best_index(table, objective)]["threshold"]), table
 
 
-def candidate_steps(threshold: float, tracer: str) -> list[dict[str, Any]]:
+def candidate_steps(threshold: float, tracer: Tracer) -> list[dict[str, Any]]:
     """The post-processing steps tried, in order (each alone on top of what was kept before)."""
-    floor = tracer_named(tracer).suv_floor
+    floor = tracer.suv_floor
     return [{"suv_floor": floor},
             {"min_volume_ml": 0.5},
             {"candidates": {"threshold": round(threshold / 2, 4), "suvmax": 4 * floor}},
             {"closing_mm": 4.0}]
 
 
-def choose_postprocessing(cases: list[HeldOutCase], threshold: float, objective: str, tracer: str = "fdg"
+def choose_postprocessing(cases: list[HeldOutCase], threshold: float, objective: str, tracer: Tracer
                           ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Greedy selection: each candidate step is kept when it beats the chain so far; returns the chain and
     the trials (step, metrics, kept)."""

@@ -19,6 +19,8 @@ from petseg.io.images import Volume
 
 BODY_HU = -400.0
 MAJOR_PART = 0.25  # a part of an axial section counts when it has this fraction of the largest part's area
+LEG_BALANCE = 0.5  # two legs: the smaller part has at least this fraction of the larger one's area
+LEG_SEPARATION_MM = 20.0  # ... and each lies at least this far to its side of the midline
 HEAD_BAND_MM = 50.0  # the head's section lies within this distance of the trunk's midline
 SMOOTH_MM = 100.0  # local midline and centre are median-filtered over this axial length (a bulge is shorter)
 SECTION_STEP_MM = (6.0, 5.0)  # axial sections are read about this far apart, on about this in-plane spacing
@@ -142,10 +144,11 @@ def _section_parts(labels: np.ndarray, count: int, coords: tuple[np.ndarray, np.
 
 def _is_legs(parts: list[_Part], midline: float) -> bool:
     """Two parts of comparable size, one on each side of the midline, nothing major between them."""
-    if len(parts) < 2 or parts[1].area < 0.5 * parts[0].area:
+    if len(parts) < 2 or parts[1].area < LEG_BALANCE * parts[0].area:
         return False
     left, right = sorted((parts[0].x, parts[1].x))
-    return left < midline - 20 < midline + 20 < right and not any(left < p.x < right for p in parts[2:])
+    apart = left < midline - LEG_SEPARATION_MM < midline + LEG_SEPARATION_MM < right
+    return apart and not any(left < p.x < right for p in parts[2:])
 
 
 def _mirror_centre(xs: np.ndarray, step: float) -> float:

@@ -78,9 +78,9 @@ def method_parameters(tracer: str, overrides: dict[str, str] | None = None) -> d
     return params
 
 
-def segment_suv(study: Study, tracer: str = "fdg", overrides: dict[str, str] | None = None) -> SuvMethodResult:
-    """Lesion mask (uint8, PET grid) of `study` by the SUV method."""
-    params = method_parameters(tracer, overrides)
+def segment_suv(study: Study, overrides: dict[str, str] | None = None) -> SuvMethodResult:
+    """Lesion mask (uint8, PET grid) of `study` by the SUV method, with its tracer's parameters."""
+    params = method_parameters(study.tracer.name, overrides)
     suv = study.suv.array
     body = body_frame(study)
     liver = None

@@ -9,33 +9,27 @@ spacing (training augments that coarse volume in 3D; inference projects the same
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from petseg.errors import PetsegError
 from petseg.io.images import Volume
 from petseg.orientation import oriented
+from petseg.recipe.networks import ClassificationNetwork, MipClassifier
 
 COARSE_MM = 8.0
 MIP_CHANNELS = 2  # coronal and sagittal projections
 
 
-def build_classifier(spec: dict[str, Any], in_channels: int) -> nn.Module:
+def build_classifier(spec: ClassificationNetwork, in_channels: int) -> nn.Module:
     """A 2D MONAI classifier with one output logit: densenet121 or the small strided `classifier`."""
     from monai.networks.nets import Classifier, DenseNet121
 
-    name = spec.get("name")
-    if name == "densenet121":
-        return DenseNet121(spatial_dims=2, in_channels=in_channels, out_channels=1)
-    if name == "classifier":
-        size = tuple(int(v) for v in spec["input_size"])
-        return Classifier(in_shape=(in_channels, *size), classes=1, channels=tuple(spec["channels"]),
-                          strides=tuple(spec["strides"]), num_res_units=int(spec.get("num_res_units", 1)))
-    raise PetsegError(f"unknown classifier {name!r}: choose densenet121 or classifier")
+    if isinstance(spec, MipClassifier):
+        return Classifier(in_shape=(in_channels, *spec.input_size), classes=1, channels=spec.channels,
+                          strides=spec.strides, num_res_units=spec.num_res_units)
+    return DenseNet121(spatial_dims=2, in_channels=in_channels, out_channels=1)
 
 
 def coarse_suv(suv: Volume) -> np.ndarray:
@@ -47,7 +41,7 @@ def coarse_suv(suv: Volume) -> np.ndarray:
     return ndimage.zoom(shown, zoom, order=1).astype(np.float32)
 
 
-def mip_input(suv: np.ndarray, size_hw: tuple[int, int], suv_max: float = 10.0) -> torch.Tensor:
+def mip_input(suv: np.ndarray, size_hw: tuple[int, int], suv_max: float) -> torch.Tensor:
     """(2, H, W) float32: coronal and sagittal MIPs of a display-oriented `suv` (`coarse_suv`), scaled to [0, 1]."""
     volume = torch.from_numpy(np.clip(np.asarray(suv, dtype=np.float32), 0.0, suv_max) / suv_max)
     views = [volume.amax(dim=1), volume.amax(dim=2)]  # (z, x) and (z, y), head in the first row

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import nn
 
 from petseg.errors import PetsegError
+from petseg.recipe.networks import DynUNet, SegmentationNetwork, SegResNetDS, SwinUNETR, UNet
 
 
-def build_network(spec: dict[str, Any], in_channels: int) -> nn.Module:
+def build_network(spec: SegmentationNetwork, in_channels: int) -> nn.Module:
     """A 3D MONAI network: segresnetds, dynunet, swinunetr or unet (`output_prior` sets the output bias)."""
     network = _monai_network(spec, in_channels)
-    if spec.get("output_prior") is not None:
-        set_output_prior(network, float(spec["output_prior"]), int(spec.get("out_channels", 1)))
+    if spec.output_prior is not None:
+        set_output_prior(network, spec.output_prior, spec.out_channels)
     return network
 
 
@@ -31,31 +31,30 @@ def set_output_prior(network: nn.Module, prior: float, out_channels: int) -> Non
         layers[-1].bias.fill_(math.log(prior / (1.0 - prior)))
 
 
-def _monai_network(spec: dict[str, Any], in_channels: int) -> nn.Module:
-    from monai.networks.nets import DynUNet, SegResNetDS, SwinUNETR, UNet
+def _monai_network(spec: SegmentationNetwork, in_channels: int) -> nn.Module:
+    from monai.networks import nets
 
-    name = spec.get("name")
-    out_channels = int(spec.get("out_channels", 1))
-    if name == "segresnetds":
-        return SegResNetDS(spatial_dims=3, init_filters=int(spec.get("init_filters", 32)), in_channels=in_channels,
-                           out_channels=out_channels, blocks_down=tuple(spec.get("blocks_down", (1, 2, 2, 4, 4))),
-                           norm=spec.get("norm", "batch"), dsdepth=int(spec.get("dsdepth", 1)))
-    if name == "dynunet":
-        strides = spec["strides"]
-        kernels = spec.get("kernel_size", [3] * len(strides))
-        return DynUNet(spatial_dims=3, in_channels=in_channels, out_channels=out_channels, kernel_size=kernels,
-                       strides=strides, upsample_kernel_size=strides[1:], filters=spec.get("filters"),
-                       norm_name=spec.get("norm", "instance"), deep_supervision=bool(spec.get("deep_supervision")),
-                       deep_supr_num=int(spec.get("deep_supr_num", 1)), res_block=bool(spec.get("res_block", False)))
-    if name == "swinunetr":
-        return SwinUNETR(in_channels=in_channels, out_channels=out_channels,
-                         feature_size=int(spec.get("feature_size", 24)), depths=tuple(spec.get("depths", (2, 2, 2, 2))),
-                         num_heads=tuple(spec.get("num_heads", (3, 6, 12, 24))))
-    if name == "unet":
-        return UNet(spatial_dims=3, in_channels=in_channels, out_channels=out_channels, channels=spec["channels"],
-                    strides=spec["strides"], num_res_units=int(spec.get("num_res_units", 2)),
-                    norm=spec.get("norm", "instance"))
-    raise PetsegError(f"unknown network {name!r}: choose segresnetds, dynunet, swinunetr or unet")
+    common = {"in_channels": in_channels, "out_channels": spec.out_channels}
+    if isinstance(spec, SegResNetDS):
+        return nets.SegResNetDS(spatial_dims=3, init_filters=spec.init_filters, blocks_down=spec.blocks_down,
+                                norm=spec.norm, dsdepth=spec.dsdepth, **common)
+    if isinstance(spec, DynUNet):
+        strides = [_listed(s) for s in spec.strides]
+        kernels = [_listed(k) for k in spec.kernel_size] if spec.kernel_size else [3] * len(strides)
+        return nets.DynUNet(spatial_dims=3, kernel_size=kernels, strides=strides, upsample_kernel_size=strides[1:],
+                            filters=list(spec.filters) if spec.filters else None, norm_name=spec.norm,
+                            deep_supervision=spec.deep_supervision, deep_supr_num=spec.deep_supr_num,
+                            res_block=spec.res_block, **common)
+    if isinstance(spec, SwinUNETR):
+        return nets.SwinUNETR(feature_size=spec.feature_size, depths=spec.depths, num_heads=spec.num_heads, **common)
+    if isinstance(spec, UNet):
+        return nets.UNet(spatial_dims=3, channels=spec.channels, strides=[_listed(s) for s in spec.strides],
+                         num_res_units=spec.num_res_units, norm=spec.norm, **common)
+    raise PetsegError(f"unknown network {spec!r}: choose segresnetds, dynunet, swinunetr or unet")
+
+
+def _listed(value: int | tuple[int, ...]) -> int | list[int]:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def count_parameters(network: nn.Module) -> int:

@@ -24,7 +24,6 @@ from petseg.orientation import oriented
 from petseg.quantify import Lesion
 from petseg.report.colours import FUSED_COLOURMAP, PET_COLOURMAP, lesion_colour
 from petseg.results import SegmentResult
-from petseg.tracers import tracer_named
 
 AXIAL_LESIONS = 5
 CT_WINDOW_HU = (-160.0, 240.0)  # soft tissue (W 400, L 40)
@@ -63,7 +62,7 @@ def draw_axial(result: SegmentResult) -> Figure | None:
     shape = (rows.stop - rows.start) * study.suv.spacing[1], (columns.stop - columns.start) * study.suv.spacing[0]
     fig, axes = plt.subplots(1, len(lesions), figsize=(PANEL_IN * len(lesions), PANEL_IN * shape[0] / shape[1] + 0.8),
                              dpi=DPI, squeeze=False)
-    window = tracer_named(result.tracer).display_suv
+    window = result.tracer.display_suv
     for ax, lesion in zip(axes[0], lesions, strict=True):
         level = _widest_slice(labels, lesion.id)
         if ct is None or not covered[level]:

@@ -32,7 +32,6 @@ from petseg.orientation import oriented, oriented_index, projections
 from petseg.report.colours import LESION_COLOURS, PET_COLOURMAP, TRUTH_COLOUR, lesion_colour, reason_colour
 from petseg.report.labels import Box, place_labels
 from petseg.results import SegmentResult
-from petseg.tracers import tracer_named
 
 DPI = 100
 HEIGHT_IN = 9.0
@@ -69,7 +68,7 @@ def write_mip(result: SegmentResult, path: Path, title: str | None = None) -> Pa
 def draw_mip(result: SegmentResult, title: str | None = None) -> Figure:
     """The MIP figure (for `write_mip`, and for tests that inspect what was drawn)."""
     suv = result.study.suv
-    window = tracer_named(result.tracer).display_suv
+    window = result.tracer.display_suv
     views = body_views(suv)
     images = [view.project(suv, suv.array) for view in views]
     widths = [image.shape[1] * suv.spacing[0 if view.axis == 1 else 1] for image, view in zip(images, views,

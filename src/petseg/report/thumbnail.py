@@ -15,7 +15,6 @@ from petseg.io.images import Volume
 from petseg.orientation import projections
 from petseg.report.colours import TRUTH_COLOUR, lesion_rgb
 from petseg.results import SegmentResult
-from petseg.tracers import tracer_named
 
 THUMB_ROWS = 240
 
@@ -23,7 +22,7 @@ THUMB_ROWS = 240
 def study_thumbnail(result: SegmentResult) -> bytes:
     """The coronal MIP of a segmented study as a small PNG."""
     suv = result.study.suv
-    grey = np.clip(projections(suv, suv.array)[0] / tracer_named(result.tracer).display_suv, 0.0, 1.0)
+    grey = np.clip(projections(suv, suv.array)[0] / result.tracer.display_suv, 0.0, 1.0)
     labels = result.quantification.labels
     truth = result.study.label
     return thumbnail_png(suv, grey, projections(labels, labels.array)[0],

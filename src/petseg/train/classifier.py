@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from scipy import ndimage
 from torch import nn
 
@@ -29,9 +28,11 @@ from petseg.device import pick_device
 from petseg.errors import PetsegError
 from petseg.io.atomic import write_json_atomic, write_text_atomic
 from petseg.metrics.ranking import auroc
+from petseg.models.checkpoints import FINAL, save_checkpoint
 from petseg.models.classifier import MIP_CHANNELS, build_classifier, coarse_suv, mip_input
 from petseg.models.networks import count_parameters
-from petseg.train.checkpoints import FINAL, save_checkpoint
+from petseg.recipe import Recipe, as_yaml
+from petseg.recipe.augment import Augment
 from petseg.train.optim import build_optimizer, build_scheduler
 
 
@@ -51,14 +52,14 @@ def classifier_study(entry: DatalistEntry) -> ClassifierStudy:
     return ClassifierStudy(entry.case, coarse_suv(study.suv), positive)
 
 
-def augmented_mips(study: ClassifierStudy, spec: dict[str, Any], size: tuple[int, int], suv_max: float,
+def augmented_mips(study: ClassifierStudy, spec: Augment, size: tuple[int, int], suv_max: float,
                    rng: np.random.Generator | None) -> torch.Tensor:
     """(2, H, W) MIPs, after a random 3D left-right flip and rotation about the body axis when `rng` is given."""
     volume = study.suv
     if rng is not None:
-        if rng.random() < float(spec.get("flip_prob", 0.5)):
+        if rng.random() < spec.flip_prob:
             volume = volume[:, :, ::-1]
-        angle = float(spec.get("rotate_deg", 0.0))
+        angle = spec.rotate_deg
         if angle:
             volume = ndimage.rotate(volume, rng.uniform(-angle, angle), axes=(1, 2), reshape=False, order=1)
     return mip_input(np.ascontiguousarray(volume), size, suv_max)
@@ -73,12 +74,12 @@ def full_sensitivity_threshold(probabilities: list[float], positive: list[bool],
 class ClassifierTrainer:
     """Trains one fold of a `task: classification` recipe into a model folder."""
 
-    def __init__(self, recipe: dict[str, Any], datalist: Path, fold: int | str, out: Path, seed: int = 0,
+    def __init__(self, recipe: Recipe, datalist: Path, fold: int | str, out: Path, seed: int = 0,
                  device: str = "auto") -> None:
         self.recipe, self.datalist, self.fold, self.out, self.seed = recipe, Path(datalist), fold, Path(out), seed
         self.device = pick_device(device)
-        self.size = tuple(int(v) for v in recipe["network"]["input_size"])
-        self.suv_max = float(recipe.get("suv_max", 10.0))
+        self.size: tuple[int, int] = recipe.network.input_size  # type: ignore[union-attr]
+        self.suv_max = recipe.suv_max
 
     def run(self) -> dict[str, Any]:
         """Train, choose the threshold on the validation fold, write the model folder; returns model.json."""
@@ -88,14 +89,13 @@ class ClassifierTrainer:
         if len({s.positive for s in train_set}) < 2:
             raise PetsegError("the MIP classifier needs lesion-positive and negative studies in training")
         torch.manual_seed(self.seed)
-        network = build_classifier(self.recipe["network"], MIP_CHANNELS).to(self.device)
+        network = build_classifier(self.recipe.network, MIP_CHANNELS).to(self.device)  # type: ignore[arg-type]
         loss_fn = nn.BCEWithLogitsLoss()
-        settings = self.recipe["training"]
-        batch, epochs = int(settings.get("batch_size", 8)), int(settings["epochs"])
+        batch, epochs = self.recipe.training.batch_size, self.recipe.training.epochs
         steps = max(math.ceil(len(train_set) / batch), 1)
-        optimizer = build_optimizer(self.recipe["optimizer"], network.parameters())
-        scheduler = build_scheduler(self.recipe["scheduler"], optimizer, epochs, steps)
-        augment = self.recipe.get("augment", {})
+        optimizer = build_optimizer(self.recipe.optimizer, network.parameters())
+        scheduler = build_scheduler(self.recipe.scheduler, optimizer, epochs, steps)
+        augment = self.recipe.augment
         losses = []
         for epoch in track(range(epochs), "epochs", total=epochs):
             rng = np.random.default_rng([self.seed, epoch])
@@ -112,14 +112,14 @@ class ClassifierTrainer:
                 scheduler.step()
                 losses.append(float(loss.detach()))
         evaluation = self._validate(network, val_set or train_set)
-        description = {"petseg_version": __version__, "task": "classification", "recipe": self.recipe["name"],
-                       "fold": self.fold, "inputs": self.recipe["inputs"],
+        description = {"petseg_version": __version__, "task": "classification", "recipe": self.recipe.name,
+                       "fold": self.fold, "inputs": list(self.recipe.inputs),
                        "training_cases": [s.case for s in train_set], "held_out_cases": [s.case for s in val_set],
                        "parameters": count_parameters(network), "epochs": epochs, "final_loss": losses[-1],
                        "threshold": evaluation["threshold"], "validation": evaluation,
                        "files": {"weights": FINAL, "recipe": "recipe.yaml"}}
         self.out.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(self.out / "recipe.yaml", yaml.safe_dump(self.recipe, sort_keys=False))
+        write_text_atomic(self.out / "recipe.yaml", as_yaml(self.recipe))
         save_checkpoint({"model": network.state_dict(), "epoch": epochs}, self.out / FINAL)
         write_json_atomic(self.out / "model.json", description)
         info(f"MIP classifier: validation AUROC {evaluation['auroc']:.3f}, threshold {evaluation['threshold']:.4f} "
@@ -129,7 +129,7 @@ class ClassifierTrainer:
     @torch.no_grad()
     def _validate(self, network: nn.Module, studies: list[ClassifierStudy]) -> dict[str, Any]:
         network.eval()
-        inputs = torch.stack([augmented_mips(s, {}, self.size, self.suv_max, None) for s in studies])
+        inputs = torch.stack([augmented_mips(s, self.recipe.augment, self.size, self.suv_max, None) for s in studies])
         probabilities = torch.sigmoid(network(inputs.to(self.device)).float()).flatten().cpu().tolist()
         positive = [s.positive for s in studies]
         threshold = full_sensitivity_threshold(probabilities, positive)

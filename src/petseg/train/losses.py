@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from petseg.errors import PetsegError
+from petseg.recipe.sections import Loss
 
 
 class AutomaticWeightedLoss(nn.Module):
@@ -54,26 +53,22 @@ class StepwiseLoss(nn.Module):
         return self.weighting(self.mask_loss(output[:, :1], label), F.mse_loss(output[:, 1:], targets))
 
 
-def build_loss(spec: dict[str, Any], spacing_mm: float = 2.0) -> nn.Module:
+def build_loss(spec: Loss, spacing_mm: float = 2.0) -> nn.Module:
     """The loss module; called as loss(output, label) (stepwise: loss(output, label, pet))."""
     from monai.losses import DeepSupervisionLoss, DiceCELoss
 
-    name = spec.get("name")
-    if name == "dice_ce":
-        if spec.get("softmax"):
-            loss: nn.Module = DiceCELoss(softmax=True, to_onehot_y=True, squared_pred=bool(spec.get("squared_pred")),
-                                         include_background=bool(spec.get("include_background", True)),
-                                         batch=bool(spec.get("batch_dice", False)))
+    if spec.name == "dice_ce":
+        if spec.softmax:
+            loss: nn.Module = DiceCELoss(softmax=True, to_onehot_y=True, squared_pred=spec.squared_pred,
+                                         include_background=spec.include_background, batch=spec.batch_dice)
         else:
-            loss = DiceCELoss(sigmoid=True, squared_pred=bool(spec.get("squared_pred")),
-                              batch=bool(spec.get("batch_dice", False)))
-        if spec.get("deep_supervision") == "halving":
+            loss = DiceCELoss(sigmoid=True, squared_pred=spec.squared_pred, batch=spec.batch_dice)
+        if spec.deep_supervision == "halving":
             loss = DeepSupervisionLoss(loss, weight_mode="exp")  # weights 1, 1/2, 1/4, ... as in seed 000, eq. 1
         return loss
-    if name == "bce":
+    if spec.name == "bce":
         return nn.BCEWithLogitsLoss()
-    if name == "stepwise":
-        steps = spec.get("dilation_steps_mm", [5, 10, 20, 40, 80, 160, 10000])
-        radii = [max(round(mm / spacing_mm), 0) for mm in steps][: int(spec.get("auxiliary_channels", 7))]
+    if spec.name == "stepwise":
+        radii = [max(round(mm / spacing_mm), 0) for mm in spec.dilation_steps_mm][: spec.auxiliary_channels]
         return StepwiseLoss([min(r, 64) for r in radii])
-    raise PetsegError(f"unknown loss {name!r}: choose dice_ce, bce or stepwise")
+    raise PetsegError(f"unknown loss {spec.name!r}: choose dice_ce, bce or stepwise")

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import torch
 
 from petseg.errors import PetsegError
+from petseg.recipe.sections import Optimizer, Scheduler
 
 
-def build_optimizer(spec: dict[str, Any], parameters: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+def build_optimizer(spec: Optimizer, parameters: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
     """adamw, adam, nadam or sgd with the recipe's learning rate and weight decay."""
-    name, lr, decay = spec.get("name"), float(spec["lr"]), float(spec.get("weight_decay", 0.0))
+    name, lr, decay = spec.name, spec.lr, spec.weight_decay
     if name == "adamw":
         return torch.optim.AdamW(parameters, lr=lr, weight_decay=decay)
     if name == "adam":
@@ -20,32 +20,31 @@ def build_optimizer(spec: dict[str, Any], parameters: Iterable[torch.nn.Paramete
     if name == "nadam":
         return torch.optim.NAdam(parameters, lr=lr, weight_decay=decay)
     if name == "sgd":
-        return torch.optim.SGD(parameters, lr=lr, weight_decay=decay, momentum=float(spec.get("momentum", 0.99)),
-                               nesterov=bool(spec.get("nesterov", True)))
+        return torch.optim.SGD(parameters, lr=lr, weight_decay=decay, momentum=spec.momentum,
+                               nesterov=spec.nesterov)
     raise PetsegError(f"unknown optimizer {name!r}: choose adamw, adam, nadam or sgd")
 
 
-def build_scheduler(spec: dict[str, Any], optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int):
+def build_scheduler(spec: Scheduler, optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int):
     """The recipe's schedule from torch/MONAI: warmup_cosine, cosine, cyclic_cosine, poly (stepped per
     optimiser step) or plateau (stepped per epoch with the epoch's loss)."""
     from monai.optimizers import WarmupCosineSchedule
     from torch.optim import lr_scheduler
 
-    name = spec.get("name")
+    name = spec.name
     total = max(epochs * steps_per_epoch, 1)
     if name == "plateau":
-        return lr_scheduler.ReduceLROnPlateau(optimizer, factor=float(spec.get("factor", 0.4)),
-                                              threshold=float(spec.get("threshold", 5e-3)))
+        return lr_scheduler.ReduceLROnPlateau(optimizer, factor=spec.factor,
+                                              threshold=spec.threshold)
     if name == "warmup_cosine":
-        warmup = int(spec.get("warmup_epochs", 0)) * steps_per_epoch
+        warmup = spec.warmup_epochs * steps_per_epoch
         # The warm-up starts at 1/(warmup + 1) of the rate, not at 0: no step of the run is wasted.
         return WarmupCosineSchedule(optimizer, warmup_steps=warmup, t_total=total,
                                     warmup_multiplier=1.0 / (warmup + 1))
     if name == "cosine":
-        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=total, eta_min=float(spec.get("eta_min", 0.0)))
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=total, eta_min=spec.eta_min)
     if name == "cyclic_cosine":
-        return lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=max(int(spec.get("cycle_epochs", 5))
-                                                                         * steps_per_epoch, 1))
+        return lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=max(spec.cycle_epochs * steps_per_epoch, 1))
     if name == "poly":
-        return lr_scheduler.PolynomialLR(optimizer, total_iters=total, power=float(spec.get("power", 0.9)))
+        return lr_scheduler.PolynomialLR(optimizer, total_iters=total, power=spec.power)
     raise PetsegError(f"unknown scheduler {name!r}: choose warmup_cosine, cosine, cyclic_cosine, poly, plateau")

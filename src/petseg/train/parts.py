@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from petseg.console import info
-from petseg.device import cpu_supports_bf16
+from petseg.device import precision
 from petseg.models.networks import build_network
+from petseg.recipe import Recipe
 from petseg.train.losses import build_loss
 from petseg.train.optim import build_optimizer, build_scheduler
 
@@ -37,22 +37,24 @@ class Parts:
         return not isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
 
 
-def build_parts(recipe: dict[str, Any], fingerprint: dict[str, Any], device: torch.device, world: int, epochs: int,
+def build_parts(recipe: Recipe, fingerprint: dict[str, Any], device: torch.device, world: int, epochs: int,
                 steps: int, bf16: bool) -> Parts:
-    """The parts of a run; fp16 AMP on GPUs when the recipe asks, bfloat16 on CPUs when asked and native."""
-    network = build_network(recipe["network"], len(recipe["inputs"])).to(device)
-    loss = build_loss(recipe["loss"], float(np.mean(fingerprint["spacing_mm"]["median"]))).to(device)
-    optimizer = build_optimizer(recipe["optimizer"], [*network.parameters(), *loss.parameters()])
-    scheduler = build_scheduler(recipe["scheduler"], optimizer, epochs, steps)
-    use_amp = bool(recipe["training"].get("amp")) and device.type == "cuda"
-    autocast = torch.float16 if use_amp else None
-    if bf16 and device.type == "cpu":
-        if cpu_supports_bf16():
-            autocast = torch.bfloat16
-        else:
-            info("this CPU has no native bfloat16 (avx512_bf16); training in float32")
+    """The parts of a run, at the precision inference uses too (`petseg.device.precision`: fp16 on GPUs for
+    recipes with `training.amp`; bfloat16 on CPUs only when asked for, and native)."""
+    network = build_network(recipe.network, len(recipe.inputs)).to(device)  # type: ignore[arg-type]
+    loss = build_loss(recipe.loss, float(np.mean(fingerprint["spacing_mm"]["median"]))).to(device)
+    optimizer = build_optimizer(recipe.optimizer, [*network.parameters(), *loss.parameters()])
+    scheduler = build_scheduler(recipe.scheduler, optimizer, epochs, steps)
+    autocast = training_precision(recipe, device, bf16)
+    use_amp = autocast is torch.float16
     if world > 1 and device.type == "cuda":
         network = nn.SyncBatchNorm.convert_sync_batchnorm(network)  # batch statistics over all GPUs
     model = nn.parallel.DistributedDataParallel(network) if world > 1 else network
     return Parts(network, model, loss, optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=use_amp), autocast,
-                 recipe["inputs"].index("pet"))
+                 recipe.pet_channel)
+
+
+def training_precision(recipe: Recipe, device: torch.device, bf16: bool) -> torch.dtype | None:
+    """The autocast precision of training: the rule of inference (`petseg.device.precision`), with bfloat16 on
+    CPUs only when asked for (`--bf16`)."""
+    return precision(device, recipe.training.amp, bf16)

@@ -13,57 +13,54 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from petseg.data.cache import CachedCase
-from petseg.train.recipe import zyx
+from petseg.recipe import Recipe, zyx
+from petseg.recipe.augment import Augment
+from petseg.train.cache import CachedCase
 
 
-def build_augmentations(spec: dict[str, Any] | None, patch_zyx: tuple[int, int, int]):
+def build_augmentations(spec: Augment, patch_zyx: tuple[int, int, int]):
     """MONAI dictionary transforms on 'image' and 'label' from a recipe's `augment` section."""
     from monai import transforms as T
 
-    spec = spec or {}
     keys = ["image", "label"]
     steps: list[Any] = []
-    if "rotate" in spec:
-        r = float(spec["rotate"]["range_rad"])
-        steps.append(T.RandRotated(keys, range_x=r, range_y=r, range_z=r, prob=spec["rotate"]["prob"],
+    if spec.rotate:
+        r = spec.rotate.range_rad
+        steps.append(T.RandRotated(keys, range_x=r, range_y=r, range_z=r, prob=spec.rotate.prob,
                                    mode=("bilinear", "nearest"), padding_mode="border"))
-    if "scale" in spec:
-        s = float(spec["scale"]["range"])
-        steps.append(T.RandZoomd(keys, min_zoom=1 - s, max_zoom=1 + s, prob=spec["scale"]["prob"],
+    if spec.scale:
+        s = spec.scale.range
+        steps.append(T.RandZoomd(keys, min_zoom=1 - s, max_zoom=1 + s, prob=spec.scale.prob,
                                  mode=("trilinear", "nearest"), keep_size=True))
-    if "flip" in spec:
-        for axis in spec["flip"].get("axes", [0, 1, 2]):
-            steps.append(T.RandFlipd(keys, prob=spec["flip"]["prob"], spatial_axis=2 - int(axis)))
-    if "rotate90" in spec:
+    if spec.flip:
+        for axis in spec.flip.axes:
+            steps.append(T.RandFlipd(keys, prob=spec.flip.prob, spatial_axis=2 - int(axis)))
+    if spec.rotate90:
         for plane in ((0, 1), (0, 2), (1, 2)):
             if patch_zyx[plane[0]] == patch_zyx[plane[1]]:  # a quarter turn keeps the patch's shape
-                steps.append(T.RandRotate90d(keys, prob=spec["rotate90"]["prob"], spatial_axes=plane))
-    if "smooth" in spec:
-        low, high = spec["smooth"]["sigma"]
+                steps.append(T.RandRotate90d(keys, prob=spec.rotate90.prob, spatial_axes=plane))
+    if spec.smooth:
+        low, high = spec.smooth.sigma
         steps.append(T.RandGaussianSmoothd(["image"], sigma_x=(low, high), sigma_y=(low, high), sigma_z=(low, high),
-                                           prob=spec["smooth"]["prob"]))
-    if "noise" in spec:
-        steps.append(T.RandGaussianNoised(["image"], prob=spec["noise"]["prob"], std=spec["noise"]["std"]))
-    if "intensity" in spec:
-        steps.append(T.RandScaleIntensityd(["image"], factors=spec["intensity"]["scale"],
-                                           prob=spec["intensity"]["prob"]))
-        steps.append(T.RandShiftIntensityd(["image"], offsets=spec["intensity"]["shift"],
-                                           prob=spec["intensity"]["prob"]))
+                                           prob=spec.smooth.prob))
+    if spec.noise:
+        steps.append(T.RandGaussianNoised(["image"], prob=spec.noise.prob, std=spec.noise.std))
+    if spec.intensity:
+        steps.append(T.RandScaleIntensityd(["image"], factors=spec.intensity.scale, prob=spec.intensity.prob))
+        steps.append(T.RandShiftIntensityd(["image"], offsets=spec.intensity.shift, prob=spec.intensity.prob))
     return T.Compose(steps) if steps else None
 
 
-def mask_dropout(spec: dict[str, Any] | None, channel: int | None):
+def mask_dropout(spec: Augment, channel: int | None):
     """(channel, MONAI RandCoarseDropout) for a cascade's stage-1 mask channel (seed 003: the second stage
     learns not to trust the first stage's mask blindly), or None."""
-    if channel is None or not spec or "mask_dropout" not in spec:
+    if channel is None or spec.mask_dropout is None:
         return None
     from monai.transforms import RandCoarseDropout
 
-    options = spec["mask_dropout"]
-    size = zyx(options["size"])
-    return channel, RandCoarseDropout(holes=int(options["holes"]), spatial_size=size, fill_value=0.0,
-                                      prob=float(options["prob"]))
+    options = spec.mask_dropout
+    return channel, RandCoarseDropout(holes=options.holes, spatial_size=zyx(options.size), fill_value=0.0,
+                                      prob=options.prob)
 
 
 def crop(array: np.ndarray, centre: np.ndarray, size: tuple[int, int, int]) -> np.ndarray:
@@ -77,28 +74,28 @@ def crop(array: np.ndarray, centre: np.ndarray, size: tuple[int, int, int]) -> n
     return patch
 
 
-def ct_dropout(spec: dict[str, Any] | None, inputs: list[str]) -> tuple[float, list[int]]:
+def ct_dropout(spec: Augment, inputs: tuple[str, ...]) -> tuple[float, list[int]]:
     """(probability, channels) of modality dropout: with that probability a patch loses its CT (the `ct` and
     `ct_present` channels zeroed, as for a PET-only study), so one model serves PET/CT and PET-only studies."""
     channels = [inputs.index(name) for name in ("ct", "ct_present") if name in inputs]
-    if not spec or "ct_dropout" not in spec or not channels:
+    if spec.ct_dropout is None or not channels:
         return 0.0, []
-    return float(spec["ct_dropout"]["prob"]), channels
+    return spec.ct_dropout.prob, channels
 
 
 class PatchDataset(Dataset):
     """`samples_per_epoch` patches an epoch, drawn from `cases` as the recipe's `training` and `augment` say
     (lesion-centred share, positives oversampled, augmentations, CT dropout, a cascade's mask dropout)."""
 
-    def __init__(self, cases: list[CachedCase], recipe: dict[str, Any], seed: int, samples_per_epoch: int) -> None:
-        training, augment, inputs = recipe["training"], recipe.get("augment"), recipe["inputs"]
-        self.cases, self.patch = cases, zyx(training["patch_size"])
-        self.positive_fraction = float(training.get("positive_fraction", 0.5))
+    def __init__(self, cases: list[CachedCase], recipe: Recipe, seed: int, samples_per_epoch: int) -> None:
+        augment, inputs = recipe.augment, recipe.inputs
+        self.cases, self.patch = cases, recipe.patch_zyx
+        self.positive_fraction = recipe.training.positive_fraction
         self.transform = build_augmentations(augment, self.patch)
         self.mask_dropout = mask_dropout(augment, inputs.index("stage1") if "stage1" in inputs else None)
         self.ct_dropout = ct_dropout(augment, inputs)
         self.seed, self.samples, self.epoch = seed, samples_per_epoch, 0
-        oversample = float(training.get("oversample_positives", 1.0))
+        oversample = recipe.training.oversample_positives
         weights = np.array([oversample if c.positive else 1.0 for c in cases], dtype=float)
         self.weights = weights / weights.sum()
 

@@ -26,37 +26,26 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from petseg.console import debug, info, track
-from petseg.data.cache import CachedCase, build_cache
 from petseg.data.datalist import DatalistEntry, inner_split, load_datalist, split_fold
 from petseg.device import pick_device, use_threads
 from petseg.errors import PetsegError
 from petseg.io.atomic import write_json_atomic, write_text_atomic
+from petseg.models.checkpoints import BEST, FINAL, LAST, load_checkpoint, save_checkpoint
 from petseg.models.networks import build_network, count_parameters
-from petseg.train.checkpoints import (
-    BEST,
-    FINAL,
-    HIGHER_IS_BETTER,
-    LAST,
-    Best,
-    TrainState,
-    load_checkpoint,
-    save_checkpoint,
-)
+from petseg.recipe import Recipe, as_yaml, load_recipe, read_recipe_file
+from petseg.train.cache import CachedCase, build_cache
 from petseg.train.describe import describe_model
 from petseg.train.fingerprint import fingerprint as compute_fingerprint
 from petseg.train.log import TrainingLog
 from petseg.train.parts import Parts, build_parts
-from petseg.train.recipe import load_recipe
 from petseg.train.sampling import PatchDataset
+from petseg.train.state import Best, TrainState
 from petseg.train.step import training_step
 from petseg.train.validation import validate
-
-DEFAULT_SELECTION_FRACTION = 0.2
 
 
 @dataclass
@@ -68,6 +57,7 @@ class TrainConfig:
     fold: int | str
     out: Path
     overrides: dict[str, str] | None = None
+    profile: str | None = None  # one of the recipe's profiles (e.g. cpu)
     cache_dir: Path | None = None
     resume: bool = False
     seed: int = 0
@@ -107,16 +97,12 @@ class Trainer:
             use_threads(config.threads, int(os.environ.get("LOCAL_WORLD_SIZE", self.world)))
         self.out = Path(config.out)
         if config.resume and (self.out / "recipe.yaml").exists():
-            self.recipe = yaml.safe_load((self.out / "recipe.yaml").read_text(encoding="utf-8"))
+            self.recipe: Recipe = read_recipe_file(self.out / "recipe.yaml")
         else:
-            self.recipe = load_recipe(config.recipe, config.overrides)
-        self.training = self.recipe["training"]
-        self.rule = str(self.training.get("checkpoint", "last"))
-        if self.rule not in ("last", "best"):
-            raise PetsegError(f"training.checkpoint is last or best, got {self.rule!r}")
-        if str(self.training.get("select_by", "dice")) not in HIGHER_IS_BETTER:
-            raise PetsegError(f"training.select_by is one of {', '.join(HIGHER_IS_BETTER)}")
-        if ("stage1" in self.recipe["inputs"]) != (config.stage1_dir is not None):
+            self.recipe = load_recipe(config.recipe, config.overrides, config.profile)
+        self.training = self.recipe.training
+        self.rule = self.training.checkpoint
+        if ("stage1" in self.recipe.inputs) != (config.stage1_dir is not None):
             raise PetsegError("a cascade's stage-2 recipe (input stage1) needs --stage1 DIR with the stage-1 masks, "
                               "and only such a recipe takes one")
         self.network: nn.Module | None = None  # the trained network, for callers that keep working in memory
@@ -124,14 +110,13 @@ class Trainer:
     # -- data -------------------------------------------------------------------------------------------
     def _entries(self) -> dict[str, list[DatalistEntry]]:
         training, held_out = split_fold(load_datalist(self.config.datalist)["training"], self.config.fold)
-        if self.training.get("positives_only"):
+        if self.training.positives_only:
             training = [e for e in training if e.positive is not False]
             if not training:
                 raise PetsegError(f"fold {self.config.fold} leaves no lesion-positive training study")
         selection: list[DatalistEntry] = []
         if self.rule == "best":
-            fraction = float(self.training.get("selection_fraction", DEFAULT_SELECTION_FRACTION))
-            training, selection = inner_split(training, fraction, self.config.seed)
+            training, selection = inner_split(training, self.training.selection_fraction, self.config.seed)
             if not selection:
                 raise PetsegError("training.checkpoint best needs a selection split: the training folds hold a "
                                   "single patient (use training.checkpoint=last)")
@@ -160,18 +145,19 @@ class Trainer:
         self._prepare_folder()
         entries = self._entries()
         cohort, fingerprint = self._cohort(entries)
-        batch = int(self.training.get("batch_size", 2))
-        steps = int(self.training.get("steps_per_epoch") or max(len(cohort.training) * int(
-            self.training.get("patches_per_volume", 1)) // (batch * self.world), 1))
-        epochs = int(self.training["epochs"])
+        batch, epochs = self.training.batch_size, self.training.epochs
+        steps = self.training.steps_per_epoch or max(
+            len(cohort.training) * self.training.patches_per_volume // (batch * self.world), 1)
+        torch.manual_seed(self.config.seed)  # the initial weights, like every patch, follow from the seed
         parts = build_parts(self.recipe, fingerprint, self.device, self.world, epochs, steps, self.config.bf16)
         self.network = parts.network
-        state = TrainState(best=Best(str(self.training.get("select_by", "dice"))))
+        state = TrainState(best=Best(self.training.select_by))
         if self.config.resume:
             state = self._restore(parts)
         dataset = PatchDataset(cohort.training, self.recipe, self.config.seed, steps * batch * self.world)
         if self.rank == 0:
-            info(f"training {self.recipe['name']} fold {self.config.fold}: {len(cohort.training)} training, "
+            profile = f" ({self.recipe.profile} profile)" if self.recipe.profile else ""
+            info(f"training {self.recipe.name}{profile} fold {self.config.fold}: {len(cohort.training)} training, "
                  f"{len(cohort.selection)} selection and {len(cohort.held_out)} held-out studies, "
                  f"{count_parameters(parts.network) / 1e6:.2f} M parameters, {epochs} epochs x {steps} steps, "
                  f"batch {batch} x {self.world} rank(s) on {self.device} ({torch.get_num_threads()} threads)")
@@ -195,7 +181,7 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             if not self.config.resume and (self.out / LAST).exists():
                 raise PetsegError(f"{self.out} already holds a training run; add --resume to continue it")
-            write_text_atomic(self.out / "recipe.yaml", yaml.safe_dump(self.recipe, sort_keys=False))
+            write_text_atomic(self.out / "recipe.yaml", as_yaml(self.recipe))
         self._barrier()
 
     def _epoch(self, parts: Parts, dataset: PatchDataset, epoch: int, epochs: int, state: TrainState,
@@ -233,7 +219,7 @@ class Trainer:
     # -- validation, checkpoints ------------------------------------------------------------------------------
     def _validate(self, network: nn.Module, cohort: Cohort, epoch: int, epochs: int, state: TrainState) -> dict:
         """On validation epochs: the selection split chooses the best checkpoint; the held-out fold is logged."""
-        every = int(self.training.get("validate_every", 1))
+        every = self.training.validate_every
         if (epoch + 1) % every and epoch + 1 != epochs:
             return {}
         row: dict[str, Any] = {}
@@ -251,8 +237,8 @@ class Trainer:
 
     @property
     def threshold(self) -> float:
-        """The probability threshold of the model (the recipe's `inference.threshold`, else 0.5)."""
-        return float((self.recipe.get("inference") or {}).get("threshold", 0.5))
+        """The probability threshold of the model (the recipe's `inference.threshold`)."""
+        return self.recipe.inference.threshold
 
     def _save_last(self, parts: Parts, state: TrainState) -> None:
         save_checkpoint({"model": parts.network.state_dict(), "loss": parts.loss.state_dict(),
@@ -284,7 +270,7 @@ class Trainer:
         weights = BEST if self.rule == "best" and (self.out / BEST).exists() else FINAL
         held_out = None
         if cohort.held_out:
-            deployed = build_network(self.recipe["network"], len(self.recipe["inputs"])).to(self.device)
+            deployed = build_network(self.recipe.network, len(self.recipe.inputs)).to(self.device)  # type: ignore
             deployed.load_state_dict(load_checkpoint(self.out / weights, self.device)["model"])
             held_out = validate(deployed, cohort.held_out, self.recipe, self.device, self.threshold)
             write_json_atomic(self.out / "validation.json", {"weights": weights, "epoch": state.epoch, **held_out})

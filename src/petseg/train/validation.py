@@ -13,20 +13,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from petseg.data.cache import CachedCase
-from petseg.infer.settings import InferenceOptions
-from petseg.infer.windows import network_predictor, sliding_probability
 from petseg.metrics.autopet import autopet_metrics, nan_mean
 from petseg.metrics.components import Overlap
 from petseg.metrics.ranking import top_k_auroc
+from petseg.models.settings import InferenceOptions
+from petseg.models.windows import network_predictor, sliding_probability
+from petseg.recipe import Recipe
+from petseg.train.cache import CachedCase
 
-HIGHER_IS_BETTER = {"dice": True, "top_k_auroc": True, "fpv_ml": False}
 
-
-def validate(network: nn.Module, cases: list[CachedCase], recipe: dict[str, Any], device: torch.device,
-             threshold: float = 0.5) -> dict[str, Any]:
+def validate(network: nn.Module, cases: list[CachedCase], recipe: Recipe, device: torch.device,
+             threshold: float) -> dict[str, Any]:
     """Mean Dice (lesion-positive cases), mean FPV and mean top-K AUROC over `cases` at `threshold`."""
-    settings = InferenceOptions(progress=False).for_validation().resolve(recipe, "fdg", device)
+    settings = InferenceOptions(progress=False).for_validation().resolve(recipe, device, gate_suv=0.0)
     predict = network_predictor(network, settings)
     network.eval()
     per_case = []

@@ -26,6 +26,7 @@ from petseg.data.study import Study, make_study
 from petseg.errors import PetsegError, PetsegWarning
 from petseg.io.atomic import write_json_atomic
 from petseg.io.images import Volume, write_volume
+from petseg.tracers import DEFAULT_TRACER
 
 # Noise level after blurring: standard deviation = NOISE_COEFF * sqrt(SUV), i.e. ~12 % in a liver of SUV 2.5.
 NOISE_COEFF = 0.19
@@ -73,7 +74,7 @@ def tracer_table() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def make_phantom_study(seed: int = 0, patient: int = 0, visit: int = 0, tracer: str = "fdg",
+def make_phantom_study(seed: int = 0, patient: int = 0, visit: int = 0, tracer: str = DEFAULT_TRACER,
                        size: str = "small", n_lesions: int | None = None, min_lesion_mm: float = 0.0) -> PhantomStudy:
     """One synthetic study. The anatomy depends on (seed, patient); uptake, lesions and noise also on visit.
 
@@ -106,8 +107,8 @@ def make_phantom_study(seed: int = 0, patient: int = 0, visit: int = 0, tracer: 
     np.clip(np.rint(ct), -1024, 3071, out=ct)
     volumes = [Volume(a, grid.spacing, grid.origin) for a in (pet, ct, label)]
     case = f"{tracer}_{patient:04d}_{visit}"
-    study = make_study(*volumes, meta={"case": case, "patient": f"{tracer}_{patient:04d}", "tracer": tracer,
-                                       "suv_source": "synthetic phantom"})
+    study = make_study(*volumes, meta={"case": case, "patient": f"{tracer}_{patient:04d}",
+                                       "suv_source": "synthetic phantom"}, tracer=tracer)
     lesions = [_describe(i + 1, shape, suv, study, grid) for i, (shape, suv) in enumerate(zip(shapes, intrinsic,
                                                                                            strict=True))]
     return PhantomStudy(case, study.meta["patient"], tracer, study, lesions, organs, hot_spots)
@@ -249,7 +250,7 @@ def plan_cohort(n: int, seed: int, negatives: float) -> list[tuple[int, int, boo
     return [(p, v, i in negative) for i, (p, v) in enumerate(plan)]
 
 
-def write_phantom_cohort(out_dir: str | Path, n: int, seed: int = 0, tracer: str = "fdg", size: str = "small",
+def write_phantom_cohort(out_dir: str | Path, n: int, seed: int = 0, tracer: str = DEFAULT_TRACER, size: str = "small",
                          negatives: float = 0.2, folds: int = 5, progress=None, min_lesion_mm: float = 0.0) -> Path:
     """Write n studies as `out_dir/<case>/...` plus `out_dir/datalist.json`; returns the datalist path.
 

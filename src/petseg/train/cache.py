@@ -24,14 +24,16 @@ from petseg.errors import PetsegError
 from petseg.io.atomic import atomic_path, write_json_atomic
 from petseg.io.images import Volume, read_volume
 from petseg.preprocess import preprocess_study
+from petseg.recipe import Recipe
+from petseg.recipe.typed import as_plain
 
-CACHE_VERSION = 2  # 2: missing CT zeroed with a coverage channel, foreground crop
+CACHE_VERSION = 3  # 2: missing CT zeroed with a coverage channel, foreground crop; 3: typed recipe keys
 
 
-def cache_key(recipe: dict[str, Any], fingerprint: dict[str, Any] | None, stage1_dir: Path | None = None) -> str:
+def cache_key(recipe: Recipe, fingerprint: dict[str, Any] | None, stage1_dir: Path | None = None) -> str:
     """A short hash of everything that changes the cached arrays."""
-    content = json.dumps({"version": CACHE_VERSION, "inputs": recipe["inputs"],
-                          "preprocess": recipe.get("preprocess", {}),
+    content = json.dumps({"version": CACHE_VERSION, "inputs": list(recipe.inputs),
+                          "preprocess": as_plain(recipe.preprocess),
                           "intensity": (fingerprint or {}).get("intensity"),
                           "stage1": str(Path(stage1_dir).resolve()) if stage1_dir else None}, sort_keys=True)
     return hashlib.sha256(content.encode()).hexdigest()[:16]
@@ -62,7 +64,7 @@ class CachedCase:
         return json.loads((self.folder / "meta.json").read_text(encoding="utf-8"))
 
 
-def build_cache(entries: list[DatalistEntry], recipe: dict[str, Any], fingerprint: dict[str, Any] | None,
+def build_cache(entries: list[DatalistEntry], recipe: Recipe, fingerprint: dict[str, Any] | None,
                 root: Path, stage1_dir: Path | None = None) -> list[CachedCase]:
     """Cache every entry (only those not cached yet are computed); returns them in order. A cascade's
     stage-2 recipe reads each study's stage-1 mask from `stage1_dir/<case>.nii.gz`."""
@@ -89,7 +91,7 @@ def _save(array: np.ndarray, path: Path) -> None:
         np.save(handle, array)
 
 
-def _cache_one(entry: DatalistEntry, recipe: dict[str, Any], fingerprint: dict[str, Any] | None,
+def _cache_one(entry: DatalistEntry, recipe: Recipe, fingerprint: dict[str, Any] | None,
                folder: Path, stage1_dir: Path | None) -> None:
     study = load_study(entry.pet, entry.ct, entry.label, ct_optional=True)
     extra = {"stage1": stage1_mask(Path(stage1_dir) / f"{entry.case}.nii.gz", study.suv)} if stage1_dir else None

@@ -2,10 +2,11 @@
 a model's recipe and the study's tracer into concrete `WindowSettings`.
 
 Defaults, each in one place: ROI = the recipe's `inference.roi_size`, else its training patch; overlap = the
-command line's, else the recipe's `inference.overlap`, else `DEFAULT_OVERLAP`; gate SUV = the command line's,
-else the ensemble's calibrated gate (`petseg calibrate`) up to the tracer's ceiling, else the tracer's
-(`petseg.tracers`); precision = fp16 AMP on GPUs for recipes trained with AMP, bfloat16 (channels-last) on CPUs
-that have it natively unless float32 is asked for. Training validation resolves the same settings (no flips, no gate).
+command line's, else the recipe's `inference.overlap` (its default in `petseg.recipe.sections`); gate SUV = the
+command line's, else the ensemble's calibrated gate (`petseg calibrate`) up to the tracer's ceiling, else the
+tracer's (`petseg.tracers`); precision = `petseg.device.precision` (fp16 on GPUs for recipes with `training.amp`,
+the rule training uses too; bfloat16 with channels-last on CPUs that have it natively unless float32 is asked
+for). Training validation resolves the same settings (no flips, no gate). Below both `train` and `infer`.
 """
 
 from __future__ import annotations
@@ -13,17 +14,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 import torch
 
-from petseg.console import debug, progress_visible
-from petseg.device import cpu_supports_bf16
+from petseg.console import progress_visible
+from petseg.device import precision
 from petseg.errors import PetsegError
-from petseg.tracers import tracer_named
-from petseg.train.recipe import zyx
+from petseg.recipe import Recipe
+from petseg.tracers import Tracer
 
-DEFAULT_OVERLAP = 0.5  # nnU-Net's and MONAI Auto3DSeg's default, for recipes that do not say
 DEFAULT_BATCH = 2  # windows per network pass
 ENSEMBLES = ("mean", "vote")
 
@@ -77,42 +76,25 @@ class InferenceOptions:
         if self.threshold is not None and not 0.0 < self.threshold < 1.0:
             raise PetsegError(f"--threshold is a probability in (0, 1), got {self.threshold}")
 
-    def resolve(self, recipe: dict[str, Any], tracer: str, device: torch.device,
-                calibrated_gate: float | None = None) -> WindowSettings:
-        """The concrete settings of one model (its recipe) on a study of `tracer`, run on `device`;
-        `calibrated_gate` is the ensemble's gate SUV chosen on held-out studies, if any."""
-        inference = recipe.get("inference") or {}
-        roi = zyx(inference.get("roi_size") or recipe["training"]["patch_size"])
-        overlap = self.overlap if self.overlap is not None else float(inference.get("overlap", DEFAULT_OVERLAP))
-        gate = window_gate(self.gate_suv, calibrated_gate, tracer)
-        dtype = precision(device, bool((recipe.get("training") or {}).get("amp", True)), self.bf16)
-        return WindowSettings(roi, overlap, gate, tuple(tuple(f) for f in self.flips), dtype,
+    def resolve(self, recipe: Recipe, device: torch.device, gate_suv: float) -> WindowSettings:
+        """The concrete settings of one model (its recipe) run on `device` with the window gate `gate_suv` (the
+        ensemble's, for the study: `window_gate`)."""
+        overlap = self.overlap if self.overlap is not None else recipe.inference.overlap
+        dtype = precision(device, recipe.training.amp, self.bf16)
+        return WindowSettings(recipe.roi_zyx, overlap, gate_suv, tuple(tuple(f) for f in self.flips), dtype,
                               dtype is torch.bfloat16 and device.type == "cpu", self.batch_size,
                               self.progress and progress_visible())
 
     def for_validation(self) -> InferenceOptions:
-        """The options of validation during training: the same windows, one pass, every window run."""
+        """The options of validation during training: the same windows, one pass (every window is run: resolve
+        with gate 0)."""
         return replace(self, flips=((),), gate_suv=0.0, progress=False)
 
 
-def window_gate(asked: float | None, calibrated: float | None, tracer: str) -> float:
-    """The window gate SUV: the one asked for (<= 0: none), else the calibrated one up to the tracer's ceiling,
-    else the tracer's default."""
-    known = tracer_named(tracer)
+def window_gate(asked: float | None, calibrated: float | None, tracer: Tracer) -> float:
+    """The window gate SUV of a study: the one asked for (<= 0: none), else the ensemble's calibrated one up to the
+    tracer's ceiling, else the tracer's default."""
     if asked is not None:
         return max(float(asked), 0.0)
-    return float(known.gate_suv if calibrated is None else min(calibrated, known.gate_ceiling_suv))
+    return float(tracer.gate_suv if calibrated is None else min(calibrated, tracer.gate_ceiling_suv))
 
-
-def precision(device: torch.device, trained_with_amp: bool, bf16: bool | None) -> torch.dtype | None:
-    """fp16 on GPUs for models trained with AMP; on CPUs bfloat16 where native (unless `bf16` is False);
-    else float32."""
-    if device.type == "cuda":
-        return torch.float16 if trained_with_amp else None
-    if bf16 is False:
-        return None
-    if cpu_supports_bf16():
-        return torch.bfloat16
-    if bf16:
-        debug("this CPU has no native bfloat16: inference in float32")
-    return None

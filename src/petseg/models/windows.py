@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from petseg.infer.settings import WindowSettings
 from petseg.models.outputs import main_output, probability
+from petseg.models.settings import WindowSettings
 
 WindowPredictor = Callable[[torch.Tensor], torch.Tensor]  # (B, C, *roi) -> probabilities (B, 1, *roi)
 
