@@ -77,17 +77,19 @@ def step_times(size: int) -> list[tuple[str, float, float]]:
         optimizer = build_optimizer(recipe.optimizer, [*network.parameters(), *loss.parameters()])
         image = torch.rand(1, len(recipe.inputs), size, size, size)
         label = (torch.rand(1, 1, size, size, size) > 0.95).float()
-        pet = recipe.pet_channel
-        training_step(network, loss, optimizer, image, label, pet)  # warm-up
+        fills = recipe.image_channels
+        training_step(network, loss, optimizer, image, label, fills)  # warm-up
         start = time.perf_counter()
-        training_step(network, loss, optimizer, image, label, pet)
+        training_step(network, loss, optimizer, image, label, fills)
         rows.append((name, count_parameters(network) / 1e6, time.perf_counter() - start))
     return rows
 
 
-def held_out_scores(model: Path, entries: list, tracer: str | None = None) -> tuple[list[dict], list[dict]]:
-    """autoPET metrics on the PET grid of the model (via the predictor) and of the SUV method, per study."""
-    predictor = Predictor([model], InferenceOptions(progress=False))
+def held_out_scores(model: Path, entries: list, tracer: str | None = None, gate_suv: float | None = None
+                    ) -> tuple[list[dict], list[dict]]:
+    """autoPET metrics on the PET grid of the model (via the predictor, at `gate_suv`: None as predict does, 0 every
+    window) and of the SUV method, per study."""
+    predictor = Predictor([model], InferenceOptions(progress=False, gate_suv=gate_suv))
     ours, suv_method = [], []
     for entry in entries:
         study = load_study(entry.pet, entry.ct, entry.label, ct_optional=True, tracer=tracer)

@@ -11,8 +11,8 @@ from petseg.models.classifier import MIP_CHANNELS, build_classifier, mip_input
 from petseg.models.networks import build_network, count_parameters
 from petseg.recipe import load_recipe, recipe_names
 from petseg.recipe.sections import Scheduler
-from petseg.train.losses import AutomaticWeightedLoss, auxiliary_targets, build_loss
-from petseg.train.optim import build_optimizer, build_scheduler
+from petseg.train.losses import AutomaticWeightedLoss, auxiliary_targets, build_loss, dilate
+from petseg.train.optim import build_optimizer, build_scheduler, epoch_wise
 from petseg.train.step import main_output, training_step
 
 SMALL = {  # shrink each seed recipe's network so that one step runs in seconds on a CPU
@@ -23,6 +23,7 @@ SMALL = {  # shrink each seed recipe's network so that one step runs in seconds 
     "safdari_cascade": {"network.filters": "[4, 8, 8, 8, 8]"},
     "safdari_stage2": {"network.channels": "[4, 8, 8, 8, 8]"},
     "tiny_unet": {},
+    "wb_fdg_cpu": {},
 }
 CLASSIFIERS = ("galdran_mip_classifier", "tiny_mip_classifier")
 
@@ -64,10 +65,12 @@ def test_recipe_builds_and_trains_one_step(name):
     label = torch.zeros(1, 1, size, size, size)
     label[:, :, 10:18, 12:20, 8:16] = 1
     before = [p.detach().clone() for p in network.parameters()]
-    value = training_step(network, loss, optimizer, image, label, recipe.pet_channel)
+    value = training_step(network, loss, optimizer, image, label, recipe.image_channels)
     assert value is not None and math.isfinite(value)
     assert any(not torch.equal(a, b) for a, b in zip(before, network.parameters(), strict=True))
-    if not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+    if epoch_wise(scheduler):
+        scheduler.step(value)
+    else:
         scheduler.step()
     network.eval()
     with torch.no_grad():
@@ -100,9 +103,32 @@ def test_warmup_cosine_schedule_shape():
 def test_stepwise_targets_and_weighting():
     label = torch.zeros(1, 1, 9, 9, 9)
     label[0, 0, 4, 4, 4] = 1
-    image = torch.full((1, 1, 9, 9, 9), 2.0)
-    targets = auxiliary_targets(image, label, [0, 1, 100])
-    assert targets[0, 0].sum() == 2.0 and targets[0, 1].sum() == 27 * 2.0 and targets[0, 2].sum() == 729 * 2.0
-    weighting = AutomaticWeightedLoss(2)
-    total = weighting(torch.tensor(1.0), torch.tensor(3.0))
-    assert float(total.detach()) == pytest.approx(0.5 * 1 + math.log(2) + 0.5 * 3 + math.log(2))
+    fills = torch.stack([torch.full((9, 9, 9), 2.0), torch.full((9, 9, 9), 3.0)])[None]  # CT 2, PET 3
+    targets = auxiliary_targets(fills, label, [0, 1, 100])
+    assert targets[0, 0].sum() == 2.0 and targets[0, 1].sum() == 27 * 3.0 and targets[0, 2].sum() == 729 * 2.0
+    off_centre = torch.zeros(1, 1, 12, 10, 8)
+    off_centre[0, 0, 2, 7, 1] = 1
+    cube = torch.nn.functional.max_pool3d(off_centre, 5, stride=1, padding=2)  # the one cubic pool it replaces
+    assert torch.equal(dilate(off_centre, 2), cube)
+    weighting = AutomaticWeightedLoss(3)  # one weight per loss (seed 001, §2.3)
+    total = weighting(torch.tensor(1.0), torch.tensor(3.0), torch.tensor(5.0))
+    assert float(total.detach()) == pytest.approx(0.5 * (1 + 3 + 5) + 3 * math.log(2))
+
+
+def test_plateau_then_cosine_resets_the_rate_for_the_last_epochs():
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.Adam([parameter], lr=3e-4)
+    spec = Scheduler(name="plateau_cosine", factor=0.4, threshold=5e-3, threshold_mode="abs", restart_lr=1e-4,
+                     cosine_epochs=4)
+    scheduler = build_scheduler(spec, optimizer, epochs=10, steps_per_epoch=5)
+    assert epoch_wise(scheduler)
+    rates = []
+    for _ in range(10):
+        rates.append(optimizer.param_groups[0]["lr"])
+        scheduler.step(1.0)  # a loss that never falls: the plateau phase lowers the rate after its patience
+    assert rates[:6] == [3e-4] * 6 and rates[6] == pytest.approx(1e-4)  # epochs 7-10: the cosine phase
+    assert rates[6] > rates[7] > rates[8] > rates[9] > 0
+    state = scheduler.state_dict()
+    again = build_scheduler(spec, torch.optim.Adam([parameter], lr=3e-4), epochs=10, steps_per_epoch=5)
+    again.load_state_dict(state)
+    assert again.epoch == 10

@@ -57,6 +57,14 @@ class Noise:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Contrast:
+    """Random gamma contrast of the image (MONAI RandAdjustContrastd)."""
+
+    prob: float = doc("probability")
+    gamma: tuple[float, float] = doc("gamma range")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Intensity:
     """Random intensity scale and shift of the image."""
 
@@ -85,6 +93,7 @@ class Augment:
     smooth: Smooth | None = doc("random Gaussian smoothing of the image", None)
     noise: Noise | None = doc("random Gaussian noise on the image", None)
     intensity: Intensity | None = doc("random intensity scale and shift", None)
+    contrast: Contrast | None = doc("random gamma contrast", None)
     mask_dropout: MaskDropout | None = doc("random coarse dropout of a cascade's stage-1 mask channel", None)
     ct_dropout: Chance | None = doc("probability that a patch loses its CT (ct and ct_present zeroed as in a "
                                     "PET-only study)", None)

@@ -96,14 +96,19 @@ class Optimizer:
 class Scheduler:
     """The learning-rate schedule (petseg.train.optim)."""
 
-    name: Literal["warmup_cosine", "cosine", "cyclic_cosine", "poly", "plateau"] = doc(
-        "warmup_cosine, cosine, cyclic_cosine, poly (per optimiser step) or plateau (per epoch, on its loss)")
+    name: Literal["warmup_cosine", "cosine", "cyclic_cosine", "poly", "plateau", "plateau_cosine"] = doc(
+        "warmup_cosine, cosine, cyclic_cosine, poly (per optimiser step), plateau (per epoch, on its loss) or "
+        "plateau_cosine (seed 001: plateau, then the rate reset and cosine-annealed for the last epochs)")
     warmup_epochs: int = doc("warmup_cosine: epochs of linear warm-up", 0)
     eta_min: float = doc("cosine: final learning rate", 0.0)
     cycle_epochs: int = doc("cyclic_cosine: epochs per cycle", 5)
     power: float = doc("poly: exponent", 0.9)
     factor: float = doc("plateau: learning-rate factor", 0.4)
-    threshold: float = doc("plateau: relative improvement that counts", 5.0e-3)
+    threshold: float = doc("plateau: improvement of the epoch's loss that counts", 5.0e-3)
+    threshold_mode: Literal["rel", "abs"] = doc("plateau: the improvement relative to the best loss, or absolute",
+                                                "rel")
+    restart_lr: float = doc("plateau_cosine: the rate the cosine phase starts from", 1.0e-4)
+    cosine_epochs: int = doc("plateau_cosine: epochs of the cosine phase, at the end of training", 100)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,9 +123,17 @@ class Training:
     patch_size: Size3 | None = doc("training crop (x, y, z); segmentation only", None)
     positive_fraction: float = doc("share of patches centred near a lesion voxel", 0.5)
     oversample_positives: float = doc("sampling weight of lesion-positive studies", 1.0)
+    source_weights: dict[str, float] | None = doc(
+        "sampling weight of the studies of each source of a merged datalist (`petseg datalist --merge`); sources "
+        "not named weigh 1", None)
+    hard_negative_fraction: float = doc(
+        "share of the background patches centred on hot voxels outside the lesions (physiological uptake: brain, "
+        "heart, bladder, ...), as hard negatives", 0.0)
+    hard_negative_suv: float = doc("hard negatives: the SUV from which a voxel outside the lesions counts as hot",
+                                   3.0)
     positives_only: bool = doc("train the segmentation on lesion-positive studies only", False)
     amp: bool = doc("mixed precision (fp16 autocast) on GPUs, in training and in inference alike (one rule: "
-                    "petseg.models.precision); every seed paper trains with it", True)
+                    "petseg.device.precision); every seed paper trains with it", True)
     checkpoint: Literal["last", "best"] = doc(
         "last (deploy the final weights, as nnU-Net does) or best (the best epoch on a selection split)", "last")
     selection_fraction: float = doc("checkpoint best: share of the training folds' patients carved out to "
@@ -190,6 +203,11 @@ class Recipe:
     def pet_channel(self) -> int:
         """Index of the PET among the input channels."""
         return self.inputs.index("pet")
+
+    @property
+    def image_channels(self) -> tuple[int, ...]:
+        """Indices of the image inputs (CT and PET, in input order; not the coverage or stage-1 masks)."""
+        return tuple(i for i, name in enumerate(self.inputs) if name in ("ct", "pet"))
 
     @property
     def roi_zyx(self) -> Size3:

@@ -11,8 +11,8 @@ from petseg.recipe.sections import Loss
 
 
 class AutomaticWeightedLoss(nn.Module):
-    """Learned uncertainty weighting of several losses (Liebel & Koerner 2018, as used by seed 001):
-    sum_i 0.5 / w_i^2 * L_i + log(1 + w_i^2), with the w_i learned with the network."""
+    """Learned uncertainty weighting of several losses (Liebel & Koerner 2018, as used by seed 001, one weight
+    per loss): sum_i 0.5 / w_i^2 * L_i + log(1 + w_i^2), with the w_i learned with the network."""
 
     def __init__(self, count: int) -> None:
         super().__init__()
@@ -25,20 +25,32 @@ class AutomaticWeightedLoss(nn.Module):
         return total
 
 
-def auxiliary_targets(image: torch.Tensor, label: torch.Tensor, radii_voxels: list[int]) -> torch.Tensor:
-    """Seed 001's auxiliary targets: the lesion mask dilated step by step (cubes of the given radii),
-    filled with the image (B, 1, z, y, x) -> (B, len(radii), z, y, x)."""
-    channels = []
-    for radius in radii_voxels:
-        size = 2 * radius + 1
-        grown = F.max_pool3d(label.float(), size, stride=1, padding=radius) if radius > 0 else label.float()
-        channels.append(grown * image)
+def dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    """A (B, 1, z, y, x) mask dilated by a cube of half-size `radius` voxels: three 1D max-pools, one per axis
+    (the same as one cubic max-pool, at a cost linear in the radius instead of cubic)."""
+    grown = mask.float()
+    if radius <= 0:
+        return grown
+    size = 2 * radius + 1
+    for axis in range(3):
+        kernel, padding = [1, 1, 1], [0, 0, 0]
+        kernel[axis], padding[axis] = size, radius
+        grown = F.max_pool3d(grown, tuple(kernel), stride=1, padding=tuple(padding))
+    return grown
+
+
+def auxiliary_targets(fills: torch.Tensor, label: torch.Tensor, radii_voxels: list[int]) -> torch.Tensor:
+    """Seed 001's auxiliary targets: the lesion mask dilated step by step (cubes of the given radii), the k-th
+    filled with the input channel k mod C of `fills` (B, C, z, y, x; the CT and the PET in turn, as the authors'
+    code does) -> (B, len(radii), z, y, x)."""
+    channels = [dilate(label, radius) * fills[:, k % fills.shape[1]:k % fills.shape[1] + 1]
+                for k, radius in enumerate(radii_voxels)]
     return torch.cat(channels, dim=1)
 
 
 class StepwiseLoss(nn.Module):
-    """Seed 001: DiceFocal on channel 0 (the mask), MSE on the auxiliary channels against dilated-mask
-    targets filled with the PET, weighted by `AutomaticWeightedLoss`."""
+    """Seed 001: DiceFocal on channel 0 (the mask), MSE on each auxiliary channel against its dilated-mask
+    target filled with the CT or the PET, every loss with its own weight (`AutomaticWeightedLoss`)."""
 
     def __init__(self, radii_voxels: list[int]) -> None:
         super().__init__()
@@ -46,11 +58,12 @@ class StepwiseLoss(nn.Module):
 
         self.radii = radii_voxels
         self.mask_loss = DiceFocalLoss(sigmoid=True)
-        self.weighting = AutomaticWeightedLoss(2)
+        self.weighting = AutomaticWeightedLoss(1 + len(radii_voxels))
 
-    def forward(self, output: torch.Tensor, label: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        targets = auxiliary_targets(image, label, self.radii)
-        return self.weighting(self.mask_loss(output[:, :1], label), F.mse_loss(output[:, 1:], targets))
+    def forward(self, output: torch.Tensor, label: torch.Tensor, fills: torch.Tensor) -> torch.Tensor:
+        targets = auxiliary_targets(fills, label, self.radii)
+        auxiliary = [F.mse_loss(output[:, 1 + k], targets[:, k]) for k in range(len(self.radii))]
+        return self.weighting(self.mask_loss(output[:, :1], label), *auxiliary)
 
 
 def build_loss(spec: Loss, spacing_mm: float = 2.0) -> nn.Module:

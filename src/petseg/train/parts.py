@@ -14,7 +14,7 @@ from petseg.device import precision
 from petseg.models.networks import build_network
 from petseg.recipe import Recipe
 from petseg.train.losses import build_loss
-from petseg.train.optim import build_optimizer, build_scheduler
+from petseg.train.optim import build_optimizer, build_scheduler, epoch_wise
 
 
 @dataclass
@@ -29,12 +29,12 @@ class Parts:
     scheduler: Any
     scaler: torch.amp.GradScaler
     autocast: torch.dtype | None
-    pet_channel: int
+    fill_channels: tuple[int, ...]  # the CT and PET channels (seed 001's auxiliary targets are filled with them)
 
     @property
     def per_step_schedule(self) -> bool:
-        """False for ReduceLROnPlateau, which steps once an epoch with the epoch's loss."""
-        return not isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+        """False for the schedules that step once an epoch with the epoch's loss (plateau, plateau_cosine)."""
+        return not epoch_wise(self.scheduler)
 
 
 def build_parts(recipe: Recipe, fingerprint: dict[str, Any], device: torch.device, world: int, epochs: int,
@@ -51,7 +51,7 @@ def build_parts(recipe: Recipe, fingerprint: dict[str, Any], device: torch.devic
         network = nn.SyncBatchNorm.convert_sync_batchnorm(network)  # batch statistics over all GPUs
     model = nn.parallel.DistributedDataParallel(network) if world > 1 else network
     return Parts(network, model, loss, optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=use_amp), autocast,
-                 recipe.pet_channel)
+                 recipe.image_channels)
 
 
 def training_precision(recipe: Recipe, device: torch.device, bf16: bool) -> torch.dtype | None:

@@ -66,6 +66,7 @@ class TrainConfig:
     bf16: bool = False
     stage1_dir: Path | None = None  # a cascade's stage-2 recipe: the stage-1 masks, <case>.nii.gz
     threads: int | None = None  # torch threads; None: this process's share of the CPUs it may use
+    tracer: str | None = None  # the tracer of the training studies, recorded in model.json (predict warns on others)
 
 
 @dataclass
@@ -106,6 +107,7 @@ class Trainer:
             raise PetsegError("a cascade's stage-2 recipe (input stage1) needs --stage1 DIR with the stage-1 masks, "
                               "and only such a recipe takes one")
         self.network: nn.Module | None = None  # the trained network, for callers that keep working in memory
+        self.final_held_out: dict[str, Any] | None = None  # the held-out scores of the last epoch's weights
 
     # -- data -------------------------------------------------------------------------------------------
     def _entries(self) -> dict[str, list[DatalistEntry]]:
@@ -195,7 +197,7 @@ class Trainer:
         losses = []
         for sample in track(loader, f"epoch {epoch + 1}/{epochs}", total=len(loader)) if self.rank == 0 else loader:
             value = training_step(parts.model, parts.loss, parts.optimizer, sample["image"].to(self.device),
-                                  sample["label"].to(self.device), parts.pet_channel, parts.scaler, parts.autocast,
+                                  sample["label"].to(self.device), parts.fill_channels, parts.scaler, parts.autocast,
                                   distributed=self.world > 1)
             state.step += 1
             if value is None:
@@ -233,6 +235,7 @@ class Trainer:
         if cohort.held_out:
             metrics = validate(network, cohort.held_out, self.recipe, self.device, self.threshold)
             row.update({f"val_{key}": metrics[key] for key in ("dice", "fpv_ml", "top_k_auroc")})
+            self.final_held_out = metrics if epoch + 1 == epochs else None  # the final weights' own scores
         return row
 
     @property
@@ -268,11 +271,12 @@ class Trainer:
         """The final weights, the deployed checkpoint, its held-out metrics (validation.json) and model.json."""
         save_checkpoint({"model": network.state_dict(), "epoch": state.epoch}, self.out / FINAL)
         weights = BEST if self.rule == "best" and (self.out / BEST).exists() else FINAL
-        held_out = None
-        if cohort.held_out:
+        held_out = self.final_held_out if weights == FINAL else None  # validated at the last epoch already
+        if cohort.held_out and held_out is None:
             deployed = build_network(self.recipe.network, len(self.recipe.inputs)).to(self.device)  # type: ignore
             deployed.load_state_dict(load_checkpoint(self.out / weights, self.device)["model"])
             held_out = validate(deployed, cohort.held_out, self.recipe, self.device, self.threshold)
+        if held_out is not None:
             write_json_atomic(self.out / "validation.json", {"weights": weights, "epoch": state.epoch, **held_out})
         write_json_atomic(self.out / "model.json", describe_model(
             self.recipe, self.config, entries, state, weights, held_out, count_parameters(network), self.threshold))
