@@ -104,7 +104,7 @@ def _segment_study(study: Study, predictor: Predictor | None, params: dict[str, 
     when given, else the SUV method."""
     if predictor is not None:
         prediction = predictor.predict(study)
-        return prediction.mask, predictor.describe(prediction), None
+        return prediction.mask, predictor.describe(prediction), getattr(prediction, "suppressed", None)
     from petseg.methods.suv import segment_suv
 
     found = segment_suv(study, params)

@@ -119,3 +119,31 @@ def test_positives_are_read_from_labels(tmp_path):
     assert [e["positive"] for e in data["training"]] == [False, True, False, True]
     assert "image" not in data["training"][0]
     assert sorted(Counter(e["fold"] for e in data["training"] if e["positive"]).values()) == [1, 1]
+
+
+def test_merged_datalists_keep_folds_and_patients_and_record_their_source(tmp_path):
+    from petseg.cli.main import run
+    from petseg.data.datalist import merge_datalists
+
+    def write(folder, cases, ct=False, testing=()):
+        training = [{"case": case, "patient": patient, "image2": f"{case}/suv.nii.gz", "label": f"{case}/label.nii.gz",
+                     "positive": True, "fold": fold, **({"image": f"{case}/ct.nii.gz"} if ct else {})}
+                    for case, patient, fold in cases]
+        folder.mkdir(parents=True)
+        (folder / "datalist.json").write_text(json.dumps({
+            "training": training, "testing": [{"case": case, "image2": f"{case}/suv.nii.gz"} for case in testing]}))
+        return folder / "datalist.json"
+
+    crops = write(tmp_path / "crops", [("c1", "p1", 0), ("c2", "p1", 0), ("c3", "p2", 1)], testing=["t1"])
+    bodies = write(tmp_path / "bodies", [("b1", "p1", 1), ("b2", "p3", 0)], ct=True)
+    out = tmp_path / "merged" / "datalist.json"
+    assert run(["datalist", "--merge", str(crops), "--merge", str(bodies), "-o", str(out)]) == 0
+    merged = load_datalist(out)
+    by_case = {e.case: e for e in merged["training"]}
+    assert {c: (e.patient, e.fold, e.source) for c, e in by_case.items()} == {
+        "c1": ("crops:p1", 0, "crops"), "c2": ("crops:p1", 0, "crops"), "c3": ("crops:p2", 1, "crops"),
+        "b1": ("bodies:p1", 1, "bodies"), "b2": ("bodies:p3", 0, "bodies")}  # p1 of each source stays apart
+    assert by_case["b1"].ct.resolve() == (tmp_path / "bodies" / "b1" / "ct.nii.gz").resolve()
+    assert [e.case for e in merged["testing"]] == ["t1"]
+    with pytest.raises(PetsegError, match="share case name"):
+        merge_datalists([crops, crops], tmp_path)

@@ -57,6 +57,9 @@ BATCH = typer.Option(2, "--batch", help="Windows per network pass.")
 BF16 = typer.Option(None, "--bf16/--fp32", help="Precision on CPUs (default: bfloat16 where the CPU has it "
                     "natively, else float32).")
 THREADS = typer.Option(None, "--threads", help="CPU threads for torch (default: the CPUs this process may use).")
+ANATOMY = typer.Option(None, "--anatomy/--no-anatomy", help="Remove learned components lying in physiological "
+                       "uptake the SUV method recognises (brain, heart, bladder, kidneys, ...; default: as "
+                       "`petseg calibrate` decided).")
 
 
 def suv_overrides(weight: float | None, dose: float | None, injection_time: str | None,
@@ -68,7 +71,8 @@ def suv_overrides(weight: float | None, dose: float | None, injection_time: str 
 
 
 def inference_options(device: str, overlap: float | None, tta: str, ensemble: str, gate_suv: float | None,
-                      threshold: float | None, batch: int, bf16: bool | None, threads: int | None) -> InferenceOptions:
+                      threshold: float | None, batch: int, bf16: bool | None, threads: int | None,
+                      anatomy: bool | None = None) -> InferenceOptions:
     """InferenceOptions from the command line (`--tta xyz` -> flips over z, y and x)."""
     from petseg.models.settings import InferenceOptions, flip_sets
 
@@ -77,7 +81,7 @@ def inference_options(device: str, overlap: float | None, tta: str, ensemble: st
         raise PetsegError(f"--tta takes axes among x, y, z (e.g. xyz), got {tta!r}")
     return InferenceOptions(device=device, overlap=overlap, batch_size=batch,
                             flips=flip_sets(["zyx".index(c) for c in letters]), ensemble=ensemble,
-                            gate_suv=gate_suv, bf16=bf16, threshold=threshold, threads=threads)
+                            gate_suv=gate_suv, bf16=bf16, threshold=threshold, threads=threads, anatomy=anatomy)
 
 
 def parse_params(items: list[str]) -> dict[str, str]:

@@ -17,6 +17,8 @@ def datalist(
     autopet: Path | None = typer.Option(None, "--autopet", help="autoPET release: PETCT_<id>/<date>/*.nii.gz"),
     nnunet: Path | None = typer.Option(None, "--nnunet", help="nnU-Net raw dataset folder (with dataset.json)."),
     folder: Path | None = typer.Option(None, "--folder", help="Folder of <case>/{suv,ct,label} subfolders."),
+    merge: list[Path] = typer.Option([], "--merge", help="Datalists to merge into one (repeat --merge): each study "
+                                     "keeps its fold and its patient grouping, and records its source."),
     folds: int = typer.Option(5, "--folds", help="Number of folds."),
     seed: int = typer.Option(0, "--seed", help="Seed of the fold assignment."),
     patient_regex: str | None = typer.Option(
@@ -25,11 +27,17 @@ def datalist(
 ) -> None:
     """Build a datalist whose folds keep each patient's studies together and balance lesion status."""
     from petseg.data import importers
-    from petseg.data.datalist import build_datalist, write_datalist
+    from petseg.data.datalist import build_datalist, merge_datalists, write_datalist
 
     chosen = [(name, path) for name, path in (("autopet", autopet), ("nnunet", nnunet), ("folder", folder)) if path]
-    if len(chosen) != 1:
-        raise PetsegError("give exactly one of --autopet, --nnunet, --folder")
+    if len(chosen) + bool(merge) != 1:
+        raise PetsegError("give exactly one of --autopet, --nnunet, --folder, or datalists to --merge")
+    if merge:
+        data = merge_datalists(merge, out.resolve().parent)
+        write_datalist(data, out)
+        info(f"{len(data['training'])} training and {len(data['testing'])} test studies from {len(merge)} "
+             f"datalists -> {out}")
+        return
     name, source = chosen[0]
     if name == "autopet":
         cases = importers.import_autopet(source)

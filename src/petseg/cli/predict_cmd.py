@@ -53,7 +53,7 @@ def predict(
     device: str = common.DEVICE, overlap: float | None = common.OVERLAP, tta: str = common.TTA,
     ensemble: str = common.ENSEMBLE, gate_suv: float | None = common.GATE_SUV,
     threshold: float | None = common.THRESHOLD, batch: int = common.BATCH,
-    bf16: bool | None = common.BF16, threads: int | None = common.THREADS,
+    bf16: bool | None = common.BF16, threads: int | None = common.THREADS, anatomy: bool | None = common.ANATOMY,
 ) -> None:
     """Segment every study of a cohort with an ensemble of model folders; a failed study is reported and skipped."""
     from petseg.cohort.output import prepare_output
@@ -64,9 +64,9 @@ def predict(
     share = parse_shard(shard)
     studies = _studies(datalist, split, folder)
     predictor = Predictor(model, common.inference_options(device, overlap, tta, ensemble, gate_suv, threshold, batch,
-                                                          bf16, threads))
+                                                          bf16, threads, anatomy))
     settings = {"tracer": tracer, "overlap": overlap, "tta": tta, "ensemble": ensemble, "gate_suv": gate_suv,
-                "threshold": threshold, "bf16": bf16}
+                "threshold": threshold, "bf16": bf16, "anatomy": anatomy}
     prepare_output(out, _run_key(model, datalist, split, folder, share, settings), summary_name(share), overwrite)
     rows = predict_cohort(predictor, studies, out, tracer, share,
                           progress=lambda items: track(items, "studies", total=len(items)))

@@ -38,7 +38,7 @@ def segment(
     device: str = common.DEVICE, overlap: float | None = common.OVERLAP, tta: str = common.TTA,
     ensemble: str = common.ENSEMBLE, gate_suv: float | None = common.GATE_SUV,
     threshold: float | None = common.THRESHOLD, batch: int = common.BATCH, bf16: bool | None = common.BF16,
-    threads: int | None = common.THREADS,
+    threads: int | None = common.THREADS, anatomy: bool | None = common.ANATOMY,
 ) -> None:
     """Find and measure the lesions of one study: lesions.nii.gz, lesions.json, lesions.csv, mip.png, report.html
     (and lesions_seg.dcm for DICOM)."""
@@ -49,7 +49,8 @@ def segment(
 
     check_output_dir(out, overwrite)  # refuse before the work, not after
     source = recorded_pet_source(pet) if dicom_seg and not is_dicom_input(pet) else None
-    inference = common.inference_options(device, overlap, tta, ensemble, gate_suv, threshold, batch, bf16, threads)
+    inference = common.inference_options(device, overlap, tta, ensemble, gate_suv, threshold, batch, bf16, threads,
+                                         anatomy)
     result = run_segment(pet, ct, label=label, method=method, tracer=tracer, params=common.parse_params(param),
                          roi=roi, suv_overrides=common.suv_overrides(weight, dose, injection_time, half_life),
                          model=model, inference=inference if model else None, pet_series=pet_series,

@@ -35,13 +35,14 @@ def train(
     bf16: bool = typer.Option(False, "--bf16", help="bfloat16 autocast on CPUs that support it."),
     stage1: Path | None = typer.Option(None, "--stage1", help="For a cascade's stage-2 recipe: folder of the "
                                        "stage-1 masks <case>.nii.gz (from `petseg predict` with the stage-1 models)."),
-    threads: int | None = common.THREADS,
+    threads: int | None = common.THREADS, tracer: str | None = common.TRACER,
 ) -> None:
     """Train one fold: recipe.yaml, fingerprint.json, checkpoint_final.pt (and checkpoint_best.pt when the recipe
     selects one), checkpoint_last.pt, log.csv, validation.json, model.json (a classification recipe trains the MIP
     classifier gate)."""
     from petseg.data.datalist import parse_fold
     from petseg.recipe import load_recipe
+    from petseg.tracers import tracer_named
     from petseg.train.classifier import ClassifierTrainer
     from petseg.train.trainer import TrainConfig, Trainer
 
@@ -52,7 +53,7 @@ def train(
         ClassifierTrainer(spec, datalist, chosen, out, seed, device).run()
         return
     Trainer(TrainConfig(recipe=recipe, datalist=datalist, fold=chosen, out=out, overrides=overrides, profile=profile,
-                        cache_dir=cache,
+                        cache_dir=cache, tracer=tracer_named(tracer).name if tracer else None,
                         resume=resume, seed=seed, device=device, workers=workers, bf16=bf16, stage1_dir=stage1,
                         threads=threads)).run()
     model = json.loads((out / "model.json").read_text(encoding="utf-8"))

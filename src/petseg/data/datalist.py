@@ -6,7 +6,8 @@ Format (paths relative to the datalist's folder)::
                    "positive": true, "fold": k}, ...],
      "testing":  [{"case": ..., "patient": ..., "image": CT, "image2": PET}, ...]}
 
-"image" (the CT) is left out for PET-only studies; "image2" (the PET in SUV) is always there.
+"image" (the CT) is left out for PET-only studies; "image2" (the PET in SUV) is always there. A merged
+datalist (`merge_datalists`) adds "source", the datalist each study came from.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class DatalistEntry:
     label: Path | None
     fold: int | None
     positive: bool | None
+    source: str | None = None  # the datalist a merged datalist took the study from
 
 
 def label_is_positive(path: Path) -> bool:
@@ -122,6 +124,34 @@ def _entry(case: CaseFiles, datalist_dir: Path) -> dict[str, Any]:
 
 def _relative(path: Path, start: Path) -> str:
     return Path(os.path.relpath(Path(path).resolve(), Path(start).resolve())).as_posix()
+
+
+def merge_datalists(paths: list[Path], datalist_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """Several datalists as one, written to `datalist_dir`: every study keeps its fold (each source's folds stay
+    grouped by patient), patients are named `<source>:<patient>` so two sources never share one, and "source" (the
+    source datalist's folder name, or its file name) says where each study came from; paths are re-rooted."""
+    merged: dict[str, list[dict[str, Any]]] = {"training": [], "testing": []}
+    names = [Path(p).resolve().parent.name or Path(p).stem for p in paths]
+    if len(set(names)) < len(names):
+        names = [Path(p).stem if names.count(n) > 1 else n for p, n in zip(paths, names, strict=True)]
+    for path, source in zip(paths, names, strict=True):
+        loaded = load_datalist(path)
+        for split in ("training", "testing"):
+            for entry in loaded[split]:
+                item = {"case": entry.case, "patient": f"{source}:{entry.patient}", "source": source,
+                        "image2": _relative(entry.pet, datalist_dir)}
+                if entry.ct is not None:
+                    item["image"] = _relative(entry.ct, datalist_dir)
+                if entry.label is not None:
+                    item["label"] = _relative(entry.label, datalist_dir)
+                if split == "training":
+                    item |= {"positive": entry.positive, "fold": entry.fold}
+                merged[split].append(item)
+    duplicates = [c for c, n in Counter(i["case"] for s in merged.values() for i in s).items() if n > 1]
+    if duplicates:
+        raise PetsegError(f"the datalists share case name(s) {', '.join(sorted(duplicates)[:5])}: rename them in one "
+                          "source (predict writes <case>.nii.gz)")
+    return merged
 
 
 def write_datalist(datalist: dict[str, Any], path: Path) -> None:
@@ -217,4 +247,5 @@ def _parse_entry(item: Any, path: Path, split: str, index: int) -> DatalistEntry
     fold = item.get("fold")
     return DatalistEntry(case=case, patient=str(item.get("patient", case)), pet=root / item[pet_key], ct=ct,
                          label=root / item["label"] if item.get("label") else None,
-                         fold=int(fold) if fold is not None else None, positive=item.get("positive"))
+                         fold=int(fold) if fold is not None else None, positive=item.get("positive"),
+                         source=item.get("source"))

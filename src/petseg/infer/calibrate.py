@@ -23,7 +23,8 @@ import SimpleITK as sitk
 from petseg.data.datalist import DatalistEntry
 from petseg.data.study import Study, load_study, resample_onto
 from petseg.errors import PetsegError
-from petseg.infer.models import ModelFolder
+from petseg.infer.anatomy import DEFAULT_FRACTION, physiology
+from petseg.infer.models import ModelFolder, is_builtin
 from petseg.infer.threshold import HeldOutCase, choose_postprocessing, choose_threshold, score
 from petseg.io.atomic import write_json_atomic
 from petseg.models.settings import WindowSettings
@@ -73,6 +74,16 @@ def decide(models: list[ModelFolder], ensemble: str, threshold: float | None = N
     return Decision(own, {}, "models")
 
 
+def anatomy_fraction(decision: Decision, asked: bool | None) -> float | None:
+    """The anatomy step's minimum overlap when it runs: asked for (`--anatomy`), else as calibrated; None: off."""
+    if asked is False:
+        return None
+    chosen = decision.postprocess.get("anatomy")
+    if chosen:
+        return float(chosen["min_fraction"])
+    return DEFAULT_FRACTION if asked else None
+
+
 def safe_gate(predictor: Predictor, study: Study, mask: np.ndarray) -> float:
     """The highest of `GATE_CANDIDATES` at which, for every model of the ensemble, the windows that run cover every
     lesion voxel of `study` and no skipped window touches `mask` (the ensemble's, PET grid); 0 when none is."""
@@ -118,7 +129,7 @@ def held_out_cases(predictor: Predictor, entries: list[DatalistEntry], tracer: T
     for entry in (progress or iter)(entries):
         study = load_study(entry.pet, entry.ct, entry.label, ct_optional=True, tracer=tracer.name)
         cases.append(HeldOutCase(entry.case, predictor.probabilities(study, gate_suv=0.0)[0].astype(np.float16),
-                                 study.label.array > 0, study.suv, study))
+                                 study.label.array > 0, study.suv, study, physiology(study)))
     return cases
 
 
@@ -126,6 +137,10 @@ def calibrate(predictor: Predictor, entries: list[DatalistEntry], objective: str
               progress: Callable[[Iterable], Iterable] | None = None) -> dict[str, Any]:
     """Choose the threshold, then the post-processing, then the window gate on held-out studies of `tracer`;
     write calibration.json into each member folder."""
+    shipped = [str(m.path) for m in predictor.models if is_builtin(m.path)]
+    if shipped:
+        raise PetsegError(f"{shipped[0]} ships with petseg and its own calibration; copy the folder to calibrate it on "
+                          "your studies, and give the copy to --model")
     cases = held_out_cases(predictor, entries, tracer, progress)
     threshold, sweep = choose_threshold(cases, objective)
     steps, trials = choose_postprocessing(cases, threshold, objective, tracer)

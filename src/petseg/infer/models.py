@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,9 @@ from torch import nn
 from petseg.errors import PetsegError
 from petseg.models.checkpoints import FINAL, load_checkpoint
 from petseg.recipe import Recipe, read_recipe_file
+
+BUILTIN_PREFIX = "builtin:"
+BUILTIN_MODELS = {"wb-fdg": "wb_fdg"}  # name -> folder in petseg/builtin (see its MODEL_CARD.md)
 
 
 @dataclass
@@ -42,6 +46,11 @@ class ModelFolder:
         return float(self.description.get("threshold", self.recipe.inference.threshold))
 
     @property
+    def tracer(self) -> str | None:
+        """The tracer the model was trained on, when its training said (model.json)."""
+        return self.description.get("tracer")
+
+    @property
     def stage(self) -> int:
         """1, or 2 for a cascade's second stage (it takes the first stage's mask as an input)."""
         return 2 if "stage1" in self.recipe.inputs else 1
@@ -54,12 +63,32 @@ def _read(path: Path, what: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def resolve_model(path: str | Path) -> Path:
+    """A model folder's path: as given, or `builtin:NAME` for a model shipped with petseg."""
+    text = str(path)
+    if not text.startswith(BUILTIN_PREFIX):
+        return Path(path)
+    name = text[len(BUILTIN_PREFIX):]
+    if name not in BUILTIN_MODELS:
+        raise PetsegError(f"unknown built-in model {name!r}: choose {', '.join(BUILTIN_MODELS)}")
+    folder = Path(str(resources.files("petseg.builtin").joinpath(BUILTIN_MODELS[name])))
+    if not (folder / FINAL).is_file():
+        raise PetsegError(f"the built-in model {name} is not in this installation (build it with `make model`)")
+    return folder
+
+
+def is_builtin(path: Path) -> bool:
+    """True for a model folder shipped inside petseg (read-only: never calibrated in place)."""
+    return Path(str(resources.files("petseg.builtin"))).resolve() in Path(path).resolve().parents
+
+
 def load_model_folder(path: str | Path, device: torch.device) -> ModelFolder:
-    """Read a model folder and load its best checkpoint (weights only) onto `device`, in eval mode."""
+    """Read a model folder (or `builtin:NAME`) and load its best checkpoint (weights only) onto `device`, in eval
+    mode."""
     from petseg.models.classifier import MIP_CHANNELS, build_classifier
     from petseg.models.networks import build_network
 
-    path = Path(path)
+    path = resolve_model(path)
     if not path.is_dir():
         raise PetsegError(f"model folder {path} does not exist")
     _read(path / "recipe.yaml", "recipe")

@@ -10,6 +10,7 @@ majority vote of the models' own masks).
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +22,9 @@ import torch
 
 from petseg.data.study import Study, resample_onto
 from petseg.device import pick_device, use_threads
-from petseg.errors import PetsegError
-from petseg.infer.calibrate import Decision, decide
+from petseg.errors import PetsegError, PetsegWarning
+from petseg.infer.anatomy import Removed, anatomy_step
+from petseg.infer.calibrate import Decision, anatomy_fraction, decide
 from petseg.infer.cascade import Stages
 from petseg.infer.gate import GateVerdict, classify, split_classifier
 from petseg.infer.models import ModelFolder, load_model_folder
@@ -44,6 +46,14 @@ class Prediction:
     windows: WindowCount
     gate_suv: float  # the window gate the sliding windows ran at
     gate: GateVerdict | None = None  # the MIP classifier's verdict when one was used
+    removed: Removed | None = None  # the anatomy step's removed components, when it ran
+
+    @property
+    def suppressed(self) -> Volume | None:
+        """The removed components as a label map on the PET grid (component k = `removed.items[k - 1]`)."""
+        if self.removed is None or self.removed.labels is None:
+            return None
+        return self.mask.with_array(self.removed.labels)
 
 
 def decision_mask(probability: np.ndarray, suv: Volume, decision: Decision) -> Volume:
@@ -71,6 +81,7 @@ class Predictor:
     def predict(self, study: Study) -> Prediction:
         """Probability, thresholded and post-processed mask of one study, on its PET grid."""
         start = time.perf_counter()
+        self._check_tracer(study)
         gate_suv = self.window_gate(study)
         gate = classify(self.classifier, study, self.device) if self.classifier is not None else None
         if gate is not None and not gate.positive:
@@ -79,8 +90,17 @@ class Predictor:
                               self.decision, time.perf_counter() - start, WindowCount(), gate_suv, gate)
         probability, windows = self.probabilities(study, gate_suv)
         mask = decision_mask(probability, study.suv, self.decision)
+        mask, removed = anatomy_step(mask, study, anatomy_fraction(self.decision, self.options.anatomy))
         return Prediction(study.suv.with_array(probability), mask, self.decision, time.perf_counter() - start,
-                          windows, gate_suv, gate)
+                          windows, gate_suv, gate, removed)
+
+    def _check_tracer(self, study: Study) -> None:
+        """Warn when a model was trained on another tracer than the study's (it still runs)."""
+        for model in self.models:
+            if model.tracer is not None and model.tracer != study.tracer.name:
+                warnings.warn(f"model {model.name} was trained on {model.tracer.upper()} studies and this study is "
+                              f"{study.tracer.name.upper()}: its uptake patterns differ; read the result with care",
+                              PetsegWarning, stacklevel=3)
 
     def window_gate(self, study: Study) -> float:
         """The window gate SUV the ensemble runs at on `study`: `--gate-suv`, else the calibrated gate up to the
@@ -107,6 +127,8 @@ class Predictor:
                      "gate_suv": prediction.gate_suv}
         if prediction.gate is not None:
             described["gate"] = prediction.gate.as_dict()
+        if prediction.removed is not None:
+            described["suppressed"] = prediction.removed.items
         return described
 
     def _ensemble(self, models: list[ModelFolder], study: Study, inputs: dict[str, Volume], gate_suv: float

@@ -21,6 +21,7 @@ from scipy.stats import rankdata
 
 from petseg.data.study import Study
 from petseg.errors import PetsegError
+from petseg.infer.anatomy import DEFAULT_FRACTION, Physiology, remove_physiology
 from petseg.infer.postprocess import apply_postprocessing
 from petseg.io.images import Volume
 from petseg.metrics.autopet import autopet_metrics, nan_mean
@@ -41,6 +42,7 @@ class HeldOutCase:
     label: np.ndarray
     suv: Volume
     study: Study | None = None  # the study itself, when the window gate is calibrated too
+    physiology: Physiology | None = None  # the SUV method's recognised uptake, when the anatomy step is tried
 
 
 def score(cases: list[HeldOutCase], threshold: float, steps: dict[str, Any]) -> dict[str, float]:
@@ -48,6 +50,8 @@ def score(cases: list[HeldOutCase], threshold: float, steps: dict[str, Any]) -> 
     rows = []
     for case in cases:
         mask = apply_postprocessing(case.probability >= threshold, case.probability, case.suv, steps)
+        if "anatomy" in steps:
+            mask = remove_physiology(mask, case.suv, case.physiology, steps["anatomy"]["min_fraction"]).mask
         rows.append(autopet_metrics(Overlap.of(case.label, mask, case.suv.voxel_ml)))
     return {key: nan_mean(row[key] for row in rows) for key in ("dice", "fpv_ml", "fnv_ml")}
 
@@ -75,13 +79,15 @@ def choose_threshold(cases: list[HeldOutCase], objective: str = "dice",
     return float(table[best_index(table, objective)]["threshold"]), table
 
 
-def candidate_steps(threshold: float, tracer: Tracer) -> list[dict[str, Any]]:
-    """The post-processing steps tried, in order (each alone on top of what was kept before)."""
+def candidate_steps(threshold: float, tracer: Tracer, anatomy: bool = False) -> list[dict[str, Any]]:
+    """The post-processing steps tried, in order (each alone on top of what was kept before); the anatomy step
+    when the held-out studies carry their recognised physiology."""
     floor = tracer.suv_floor
-    return [{"suv_floor": floor},
-            {"min_volume_ml": 0.5},
-            {"candidates": {"threshold": round(threshold / 2, 4), "suvmax": 4 * floor}},
-            {"closing_mm": 4.0}]
+    steps = [{"suv_floor": floor},
+             {"min_volume_ml": 0.5},
+             {"candidates": {"threshold": round(threshold / 2, 4), "suvmax": 4 * floor}},
+             {"closing_mm": 4.0}]
+    return [*steps, {"anatomy": {"min_fraction": DEFAULT_FRACTION}}] if anatomy else steps
 
 
 def choose_postprocessing(cases: list[HeldOutCase], threshold: float, objective: str, tracer: Tracer
@@ -91,7 +97,7 @@ def choose_postprocessing(cases: list[HeldOutCase], threshold: float, objective:
     chain: dict[str, Any] = {}
     current = score(cases, threshold, chain)
     trials = []
-    for step in candidate_steps(threshold, tracer):
+    for step in candidate_steps(threshold, tracer, all(c.physiology is not None for c in cases)):
         trial = score(cases, threshold, {**chain, **step})
         kept = best_index([current, trial], objective) == 1  # a tie keeps the shorter chain
         trials.append({"step": step, **trial, "kept": kept})

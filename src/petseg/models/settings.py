@@ -65,6 +65,7 @@ class InferenceOptions:
     threshold: float | None = None  # None: the calibration's, else the models'
     progress: bool = True
     threads: int | None = None  # CPU threads for torch; None: the CPUs this process may use
+    anatomy: bool | None = None  # remove learned components in recognised physiology; None: as calibrated
 
     def __post_init__(self) -> None:
         if self.ensemble not in ENSEMBLES:

@@ -28,6 +28,7 @@ from petseg.recipe import Recipe
 from petseg.recipe.typed import as_plain
 
 CACHE_VERSION = 3  # 2: missing CT zeroed with a coverage channel, foreground crop; 3: typed recipe keys
+MAX_HOT_VOXELS = 50_000  # hard-negative centres kept per study (a random subset of its hot voxels)
 
 
 def cache_key(recipe: Recipe, fingerprint: dict[str, Any] | None, stage1_dir: Path | None = None) -> str:
@@ -35,7 +36,8 @@ def cache_key(recipe: Recipe, fingerprint: dict[str, Any] | None, stage1_dir: Pa
     content = json.dumps({"version": CACHE_VERSION, "inputs": list(recipe.inputs),
                           "preprocess": as_plain(recipe.preprocess),
                           "intensity": (fingerprint or {}).get("intensity"),
-                          "stage1": str(Path(stage1_dir).resolve()) if stage1_dir else None}, sort_keys=True)
+                          "stage1": str(Path(stage1_dir).resolve()) if stage1_dir else None,
+                          "hot_suv": recipe.training.hard_negative_suv}, sort_keys=True)
     return hashlib.sha256(content.encode()).hexdigest()[:16]
 
 
@@ -46,6 +48,7 @@ class CachedCase:
     case: str
     folder: Path
     positive: bool
+    source: str | None = None  # the datalist source of a merged datalist
 
     def image(self) -> np.ndarray:
         """(C, z, y, x) float32, memory-mapped."""
@@ -58,6 +61,10 @@ class CachedCase:
     def lesion_voxels(self) -> np.ndarray:
         """Indices (N, 3) of lesion voxels, for lesion-centred sampling."""
         return np.load(self.folder / "lesion_voxels.npy", mmap_mode="r")
+
+    def hot_voxels(self) -> np.ndarray:
+        """Indices (N, 3) of hot voxels outside the lesions (physiological uptake), for hard negatives."""
+        return np.load(self.folder / "hot_voxels.npy", mmap_mode="r")
 
     def meta(self) -> dict[str, Any]:
         """Grid of the cached arrays (spacing, origin, direction) and the case's source files."""
@@ -75,7 +82,7 @@ def build_cache(entries: list[DatalistEntry], recipe: Recipe, fingerprint: dict[
         _cache_one(entry, recipe, fingerprint, folder / entry.case, stage1_dir)
     for entry in entries:
         meta = json.loads((folder / entry.case / "meta.json").read_text(encoding="utf-8"))
-        cases.append(CachedCase(entry.case, folder / entry.case, bool(meta["positive"])))
+        cases.append(CachedCase(entry.case, folder / entry.case, bool(meta["positive"]), entry.source))
     return cases
 
 
@@ -103,6 +110,10 @@ def _cache_one(entry: DatalistEntry, recipe: Recipe, fingerprint: dict[str, Any]
     _save(np.ascontiguousarray(image, dtype=np.float32), folder / "image.npy")
     _save(label, folder / "label.npy")
     _save(np.argwhere(label > 0).astype(np.int32).reshape(-1, 3), folder / "lesion_voxels.npy")
+    hot = np.argwhere((prepared.suv >= recipe.training.hard_negative_suv) & (label == 0)).astype(np.int32)
+    if len(hot) > MAX_HOT_VOXELS:
+        hot = hot[np.random.default_rng(0).choice(len(hot), MAX_HOT_VOXELS, replace=False)]
+    _save(hot.reshape(-1, 3), folder / "hot_voxels.npy")
     write_json_atomic(folder / "meta.json", {  # written last: its presence marks a complete entry
         "case": entry.case, "positive": bool(label.any()), "shape_zyx": list(image.shape[1:]),
         "spacing": list(grid.spacing), "origin": list(grid.origin), "direction": list(grid.direction),

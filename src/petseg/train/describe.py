@@ -38,7 +38,7 @@ def describe_model(recipe: Recipe, config: TrainConfig, entries: dict[str, list[
                           chosen_on=f"selection split: {len(entries['selection'])} studies of the training folds")
     summary = None if held_out is None else {key: held_out[key] for key in ("dice", "fpv_ml", "top_k_auroc")}
     return {
-        "petseg_version": __version__, "recipe": recipe.name, "profile": recipe.profile,
+        "petseg_version": __version__, "recipe": recipe.name, "profile": recipe.profile, "tracer": config.tracer,
         "inputs": list(recipe.inputs), "expects": expected_inputs(recipe.inputs), "fold": config.fold,
         "datalist": str(Path(config.datalist).resolve()),
         "training_cases": [e.case for e in entries["training"]],

@@ -48,6 +48,8 @@ def build_augmentations(spec: Augment, patch_zyx: tuple[int, int, int]):
     if spec.intensity:
         steps.append(T.RandScaleIntensityd(["image"], factors=spec.intensity.scale, prob=spec.intensity.prob))
         steps.append(T.RandShiftIntensityd(["image"], offsets=spec.intensity.shift, prob=spec.intensity.prob))
+    if spec.contrast:
+        steps.append(T.RandAdjustContrastd(["image"], prob=spec.contrast.prob, gamma=spec.contrast.gamma))
     return T.Compose(steps) if steps else None
 
 
@@ -95,8 +97,10 @@ class PatchDataset(Dataset):
         self.mask_dropout = mask_dropout(augment, inputs.index("stage1") if "stage1" in inputs else None)
         self.ct_dropout = ct_dropout(augment, inputs)
         self.seed, self.samples, self.epoch = seed, samples_per_epoch, 0
-        oversample = recipe.training.oversample_positives
-        weights = np.array([oversample if c.positive else 1.0 for c in cases], dtype=float)
+        self.hard_fraction = recipe.training.hard_negative_fraction
+        oversample, sources = recipe.training.oversample_positives, recipe.training.source_weights or {}
+        weights = np.array([(oversample if c.positive else 1.0) * sources.get(c.source or "", 1.0) for c in cases],
+                           dtype=float)
         self.weights = weights / weights.sum()
 
     def set_epoch(self, epoch: int) -> None:
@@ -111,11 +115,14 @@ class PatchDataset(Dataset):
         case = self.cases[int(rng.choice(len(self.cases), p=self.weights))]
         image, label = case.image(), case.label()
         lesions = case.lesion_voxels()
+        # A lesion (or hot) voxel lands anywhere in the central part of the patch, not always at its centre (as
+        # nnU-Net does): a network shown lesions only at the centre learns the position, not the lesion.
+        reach = np.asarray(self.patch) // 4
+        hot = case.hot_voxels() if self.hard_fraction else ()
         if len(lesions) and rng.random() < self.positive_fraction:
-            # The lesion voxel lands anywhere in the central part of the patch, not always at its centre
-            # (as nnU-Net does): a network shown lesions only at the centre learns the position, not the lesion.
-            reach = np.asarray(self.patch) // 4
             centre = np.asarray(lesions[int(rng.integers(len(lesions)))]) + rng.integers(-reach, reach + 1)
+        elif len(hot) and rng.random() < self.hard_fraction:  # a hard negative: physiological uptake
+            centre = np.asarray(hot[int(rng.integers(len(hot)))]) + rng.integers(-reach, reach + 1)
         else:
             centre = np.array([rng.integers(n) for n in label.shape])
         sample = {"image": torch.from_numpy(crop(np.asarray(image), centre, self.patch)),
