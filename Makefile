@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 DEMO_OUT ?= demo_out
 
-.PHONY: install dev demo test test-fast lint bench clean
+.PHONY: install dev demo test test-fast lint bench model clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ test: lint
 # The suite without the tests marked slow (training, full-size and real whole-body studies): under 2 minutes.
 test-fast: lint
 	$(BIN)/pytest -q -m "not slow"
+
+# The built-in whole-body FDG model (src/petseg/builtin/wb_fdg): data, training (about 45 minutes on 2 cores),
+# calibration, the held-out test table, and the installed model folder.
+model: install
+	$(BIN)/python bench/wb_model.py --parts data train test install
 
 bench: install
 	$(BIN)/python bench/phantom.py

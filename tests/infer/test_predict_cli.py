@@ -131,3 +131,33 @@ def test_a_case_folder_without_pet_is_reported_and_the_rest_goes_on(trained, tmp
     assert summary["empty_case"]["status"] == "failed" and "no PET file" in summary["empty_case"]["error"]
     assert summary["aaa_truncated"]["status"] == "failed" and "damaged" in summary["aaa_truncated"]["error"]
     assert sorted(r["status"] for r in summary.values()) == ["failed", "failed", "ok", "ok"]
+
+
+def test_anatomy_removes_model_components_in_recognised_physiology(trained, tmp_path, monkeypatch):
+    """--anatomy on a whole-body phantom, with a stand-in network that calls every voxel above SUV 3: what it calls
+    in the brain or bladder is listed with its reason (lesions.json, the MIP's legend) and left out; the phantom's
+    lesions stay; without the step every component stays."""
+    from petseg.data.phantom import make_phantom_study
+    from petseg.io.images import read_volume, write_volume
+
+    def hot(network, settings):  # PET is the tiny recipe's third channel, scaled SUV 0-10 -> 0-1
+        return lambda batch: (batch[:, 2:3] > 0.3).float()
+
+    monkeypatch.setattr("petseg.infer.predictor.network_predictor", hot)
+    study = make_phantom_study(seed=5, patient=3, size="small", n_lesions=4).study
+    write_volume(study.suv, tmp_path / "suv.nii.gz")
+    write_volume(study.ct, tmp_path / "ct.nii.gz")
+    common = ["segment", "--pet", str(tmp_path / "suv.nii.gz"), "--ct", str(tmp_path / "ct.nii.gz"), "--model",
+              str(trained.model), "--gate-suv", "0", "--threshold", "0.5"]
+    assert run([*common, "-o", str(tmp_path / "plain"), "--no-anatomy"]) == 0
+    assert run([*common, "-o", str(tmp_path / "anatomy"), "--anatomy"]) == 0
+    plain = json.loads((tmp_path / "plain" / "lesions.json").read_text())
+    cleaned = json.loads((tmp_path / "anatomy" / "lesions.json").read_text())
+    removed = cleaned["method"]["suppressed"]
+    assert "suppressed" not in plain["method"] and {"brain", "bladder"} <= {item["reason"] for item in removed}
+    assert all(item["removed_by"] == "anatomy" and item["overlap"] >= 0.5 for item in removed)
+    before = read_volume(tmp_path / "plain" / "lesions.nii.gz").array > 0
+    after = read_volume(tmp_path / "anatomy" / "lesions.nii.gz").array > 0
+    assert not (after & ~before).any() and after.sum() < before.sum()  # the step only removes
+    truth = study.label.array > 0
+    assert (after & truth).sum() == (before & truth).sum()  # no lesion voxel lost
