@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python bench/phantom.py
 	$(BIN)/python bench/metrics.py
 	$(BIN)/python bench/suv_method.py
+	$(BIN)/python bench/startup.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) bench/out .pytest_cache .ruff_cache
