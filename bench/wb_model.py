@@ -56,12 +56,13 @@ def build_data(out: Path, phantoms: int) -> Path:
     return merged
 
 
-def train(datalist: Path, out: Path, recipe: str, cache: Path, quick: bool) -> tuple[Path, float]:
-    """Train `recipe` with fold 0 held out (`quick`: 5 steps, to check the pipeline); its folder and minutes."""
+def train(datalist: Path, out: Path, recipe: str, cache: Path, quick: bool, resume: bool = False) -> tuple[Path, float]:
+    """Train `recipe` with fold 0 held out (`quick`: 5 steps, to check the pipeline; `resume`: go on after a kill);
+    its folder and minutes (of this run)."""
     start = time.perf_counter()
     overrides = {"training.epochs": "1", "training.steps_per_epoch": "5"} if quick else None
     Trainer(TrainConfig(recipe=recipe, datalist=datalist, fold=0, out=out, cache_dir=cache, tracer="fdg",
-                        overrides=overrides)).run()
+                        overrides=overrides, resume=resume)).run()
     return out, (time.perf_counter() - start) / 60
 
 
@@ -129,13 +130,14 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", default=["data", "train", "test"],
                         choices=["data", "train", "test", "install"])
     parser.add_argument("--quick", action="store_true", help="5 training steps: check the pipeline, not the model")
+    parser.add_argument("--resume", action="store_true", help="go on with a killed training run of the built-in model")
     args = parser.parse_args()
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     datalist, model, crop = args.out / "datalist.json", args.out / "wb_fdg", args.out / "tiny_unet_crops"
     if "data" in args.parts:
         build_data(args.out, args.phantoms)
     if "train" in args.parts:
-        _, minutes = train(datalist, model, "wb_fdg_cpu", args.out / "cache", args.quick)
+        _, minutes = train(datalist, model, "wb_fdg_cpu", args.out / "cache", args.quick, args.resume)
         entries = select(load_datalist(datalist), "fold:0")
         calibration = calibrate(Predictor([model], InferenceOptions(progress=False)), entries, "dice", TRACERS["fdg"])
         print(f"wb_fdg_cpu: {minutes:.1f} min; calibrated threshold {calibration['threshold']:.3f}, "

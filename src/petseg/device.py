@@ -41,6 +41,11 @@ def available_cpus() -> int:
         return max(os.cpu_count() or 1, 1)
 
 
+def ranks_on_this_machine(default: int = 1) -> int:
+    """The processes that share this machine's CPUs: torchrun's LOCAL_WORLD_SIZE, else `default`."""
+    return max(int(os.environ.get("LOCAL_WORLD_SIZE", default)), 1)
+
+
 def use_threads(threads: int | None = None, processes: int = 1) -> int:
     """Set torch's intra-op threads: `threads`, else this process's share of the CPUs it may use (`processes`
     ranks on one machine share them). Returns the number set."""

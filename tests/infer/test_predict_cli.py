@@ -161,3 +161,29 @@ def test_anatomy_removes_model_components_in_recognised_physiology(trained, tmp_
     assert not (after & ~before).any() and after.sum() < before.sum()  # the step only removes
     truth = study.label.array > 0
     assert (after & truth).sum() == (before & truth).sum()  # no lesion voxel lost
+
+
+def test_torchrun_ranks_split_the_cohort_and_join_gives_the_whole(trained, tmp_path):
+    """Two ranks launched by torchrun (CPU) take their shares from RANK/WORLD_SIZE into one folder."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import petseg
+
+    out = tmp_path / "preds"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SLURM_", "RANK", "WORLD_SIZE"))}
+    env.update(PYTHONPATH=str(Path(petseg.__file__).parents[1]), OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           "-m", "petseg", "-q", "predict", "--model", str(trained.model), "--datalist",
+                           str(trained.cohort), "--split", "fold:0", "-o", str(out), "--shard", "auto", "--device",
+                           "cpu"], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    shares = [{r["case"] for r in rows(out / f"summary-{index}-of-2.csv")} for index in (1, 2)]
+    cohort = [entry["case"] for entry in held_out(trained)]
+    assert shares[0] and shares[1] and not shares[0] & shares[1] and shares[0] | shares[1] == set(cohort)
+    assert run(["--quiet", "predict", "--join", str(out)]) == 0
+    joined = rows(out / "summary.csv")
+    assert [r["case"] for r in joined] == cohort and {r["status"] for r in joined} == {"ok"}
+    assert all((out / f"{case}.nii.gz").is_file() for case in cohort)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html as html_text
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -110,9 +111,18 @@ def _has_colour_bar(picture: np.ndarray) -> bool:
     return False
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium): the report "
-                    "is not rendered in a browser")
+def need_chromium() -> None:
+    """Skip without Chromium, except in CI (the CI environment variable set), where its absence is a failure."""
+    if CHROMIUM is not None:
+        return
+    why = "Chromium is not installed (.ci/install-chromium, or apt-get install chromium): the report is not rendered"
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set and {why}")
+    pytest.skip(why)
+
+
 def test_report_renders_in_headless_chromium(dicom_result, tmp_path):
+    need_chromium()
     result, out = dicom_result
     layout = _probe(out / "report.html", tmp_path)
     screenshot = tmp_path / "report.png"
@@ -138,3 +148,13 @@ def test_report_renders_in_headless_chromium(dicom_result, tmp_path):
     outline = np.abs(axial - np.array(to_rgb(lesion_colour(largest.id)))).max(axis=2) < 0.12
     assert outline.sum() > 20  # the largest lesion's outline is drawn in its colour
     Path(out / "screenshot.png").write_bytes(screenshot.read_bytes())
+
+
+def test_without_chromium_ci_fails_and_elsewhere_skips(monkeypatch):
+    monkeypatch.setattr(f"{__name__}.CHROMIUM", None)
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="CI is set and Chromium is not installed"):
+        need_chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="Chromium is not installed"):
+        need_chromium()

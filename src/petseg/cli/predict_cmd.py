@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -11,6 +12,9 @@ from petseg.cli import common
 from petseg.cli.app import app
 from petseg.console import info, results, track
 from petseg.errors import PetsegError
+
+if TYPE_CHECKING:
+    from petseg.models.settings import InferenceOptions
 
 
 def _studies(datalist: Path | None, split: str, folder: Path | None) -> list:
@@ -36,17 +40,22 @@ def _run_key(model: list[Path], datalist: Path | None, split: str, folder: Path 
 
 
 @app.command(epilog="Example: petseg predict --model runs/f0 --model runs/f1 --datalist d.json --split testing "
-             "-o preds --tta xyz --shard 1/4")
+             "-o preds --tta xyz --shard 1/4   (on a cluster: --shard auto in each Slurm array task or torchrun rank, "
+             "then petseg predict --join preds)")
 def predict(
-    model: list[Path] = typer.Option(..., "--model", help="Model folder(s): an ensemble; a MIP classifier "
+    model: list[Path] = typer.Option([], "--model", help="Model folder(s): an ensemble; a MIP classifier "
                                      "folder gates it; stage-2 folders make a cascade. Repeat --model per folder."),
-    out: Path = typer.Option(..., "-o", "--out", help="Output folder: <case>.nii.gz masks, "
-                              "<case>.lesions.json, summary.csv and summary.html."),
+    out: Path | None = typer.Option(None, "-o", "--out", help="Output folder: <case>.nii.gz masks, "
+                                    "<case>.lesions.json, <case>.thumb.png, summary.csv and summary.html."),
     datalist: Path | None = typer.Option(None, "--datalist", help="Datalist JSON of the studies."),
     split: str = typer.Option("testing", "--split", help="Datalist split: training, testing or fold:K."),
     folder: Path | None = typer.Option(None, "--input", help="Folder of studies (<case>/{suv,ct}.nii.gz)."),
     shard: str | None = typer.Option(None, "--shard", help="I/N: this machine's share of the cohort "
-                                     "(summary-I-of-N.csv)."),
+                                     "(summary-I-of-N.csv); auto: I/N of the Slurm job array task "
+                                     "(SLURM_ARRAY_TASK_ID) or torchrun rank (RANK, WORLD_SIZE)."),
+    join: Path | None = typer.Option(None, "--join", help="After the last shard: join the shards' summaries in "
+                                     "this output folder into summary.csv and summary.html (alone, no other "
+                                     "option)."),
     tracer: str | None = common.TRACER,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the results of an earlier run (or of this "
                                    "shard); only the files predict wrote are removed."),
@@ -56,26 +65,53 @@ def predict(
     bf16: bool | None = common.BF16, threads: int | None = common.THREADS, anatomy: bool | None = common.ANATOMY,
 ) -> None:
     """Segment every study of a cohort with an ensemble of model folders; a failed study is reported and skipped."""
-    from petseg.cohort.output import prepare_output
-    from petseg.cohort.run import predict_cohort
-    from petseg.cohort.shards import parse_shard, summary_name
-    from petseg.infer.predictor import Predictor
+    from petseg.cohort.shards import parse_shard
 
+    if join is not None:
+        if model or out or datalist or folder or shard:
+            raise PetsegError("--join OUT takes no other option (run it once every shard has finished)")
+        _join(join)
+        return
+    if not model or out is None:
+        raise PetsegError("give --model (one or more model folders) and -o OUT (or --join OUT to join shards)")
     share = parse_shard(shard)
-    studies = _studies(datalist, split, folder)
-    predictor = Predictor(model, common.inference_options(device, overlap, tta, ensemble, gate_suv, threshold, batch,
-                                                          bf16, threads, anatomy))
     settings = {"tracer": tracer, "overlap": overlap, "tta": tta, "ensemble": ensemble, "gate_suv": gate_suv,
                 "threshold": threshold, "bf16": bf16, "anatomy": anatomy}
+    options = common.inference_options(device, overlap, tta, ensemble, gate_suv, threshold, batch, bf16, threads,
+                                       anatomy)
+    _predict(model, out, datalist, split, folder, share, settings, overwrite, options)
+
+
+def _predict(model: list[Path], out: Path, datalist: Path | None, split: str, folder: Path | None,
+             share: tuple[int, int] | None, settings: dict, overwrite: bool, options: InferenceOptions) -> None:
+    """Run the ensemble over this shard of the cohort (the whole cohort without one)."""
+    from petseg.cohort.output import prepare_output
+    from petseg.cohort.run import predict_cohort
+    from petseg.cohort.shards import summary_name
+    from petseg.infer.predictor import Predictor
+
+    studies = _studies(datalist, split, folder)
+    predictor = Predictor(model, options)
     prepare_output(out, _run_key(model, datalist, split, folder, share, settings), summary_name(share), overwrite)
-    rows = predict_cohort(predictor, studies, out, tracer, share,
+    summary = out / summary_name(share)
+    rows = predict_cohort(predictor, studies, out, settings["tracer"], share,
                           progress=lambda items: track(items, "studies", total=len(items)))
     failed = [r for r in rows if r["status"] != "ok"]
-    info(f"{len(rows) - len(failed)} of {len(rows)} studies segmented -> {out / summary_name(share)} "
-         f"(at a glance: {(out / summary_name(share)).with_suffix('.html')})")
+    shown = f"shard {share[0]} of {share[1]}: " if share else ""
+    info(f"{shown}{len(rows) - len(failed)} of {len(rows)} studies segmented -> {summary} "
+         f"(at a glance: {summary.with_suffix('.html')})")
     if failed:
-        raise PetsegError(f"{len(failed)} study(ies) failed (see {out / summary_name(share)}): "
+        raise PetsegError(f"{len(failed)} study(ies) failed (see {summary}): "
                           + "; ".join(f"{r['case']}: {r['error']}" for r in failed[:3]))
+
+
+def _join(out: Path) -> None:
+    """The cohort's summary from its shards' summaries."""
+    from petseg.cohort.join import join_shards
+
+    rows, summary = join_shards(out)
+    failed = sum(row["status"] != "ok" for row in rows)
+    info(f"joined {len(rows)} studies ({failed} failed) -> {summary} (at a glance: {summary.with_suffix('.html')})")
 
 
 @app.command(epilog="Example: petseg calibrate --model runs/f0 --model runs/f1 --datalist d.json --split fold:0")

@@ -10,7 +10,6 @@ import typer
 from petseg.cli import common
 from petseg.cli.app import app
 from petseg.console import info
-from petseg.device import use_threads
 
 
 @app.command(epilog="Example: petseg train --recipe tiny_unet --datalist phantoms/datalist.json --fold 0 -o runs/f0"
@@ -41,6 +40,7 @@ def train(
     selects one), checkpoint_last.pt, log.csv, validation.json, model.json (a classification recipe trains the MIP
     classifier gate)."""
     from petseg.data.datalist import parse_fold
+    from petseg.device import use_threads
     from petseg.recipe import load_recipe
     from petseg.tracers import tracer_named
     from petseg.train.classifier import ClassifierTrainer

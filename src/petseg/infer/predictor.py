@@ -21,7 +21,7 @@ import SimpleITK as sitk
 import torch
 
 from petseg.data.study import Study, resample_onto
-from petseg.device import pick_device, use_threads
+from petseg.device import pick_device, ranks_on_this_machine, use_threads
 from petseg.errors import PetsegError, PetsegWarning
 from petseg.infer.anatomy import Removed, anatomy_step
 from petseg.infer.calibrate import Decision, anatomy_fraction, decide
@@ -71,7 +71,7 @@ class Predictor:
         self.options = options or InferenceOptions()
         self.device = pick_device(self.options.device)
         if self.device.type == "cpu":
-            use_threads(self.options.threads)
+            use_threads(self.options.threads, ranks_on_this_machine())  # torchrun's ranks share the CPUs
         self.classifier, self.models = split_classifier([load_model_folder(f, self.device) for f in folders])
         self.stages = Stages.of(self.models)
         self.decision = decide(self.models, self.options.ensemble, self.options.threshold)

@@ -7,6 +7,8 @@ command line's, else the ensemble's calibrated gate (`petseg calibrate`) up to t
 tracer's (`petseg.tracers`); precision = `petseg.device.precision` (fp16 on GPUs for recipes with `training.amp`,
 the rule training uses too; bfloat16 with channels-last on CPUs that have it natively unless float32 is asked
 for). Training validation resolves the same settings (no flips, no gate). Below both `train` and `infer`.
+The options and the gate are plain values: torch loads only when a model's settings are resolved (`resolve`), so
+the command line reads `--tta`, `--overlap`, ... without it.
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-
-import torch
+from typing import TYPE_CHECKING
 
 from petseg.console import progress_visible
-from petseg.device import precision
 from petseg.errors import PetsegError
 from petseg.recipe import Recipe
 from petseg.tracers import Tracer
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_BATCH = 2  # windows per network pass
 ENSEMBLES = ("mean", "vote")
@@ -80,6 +83,10 @@ class InferenceOptions:
     def resolve(self, recipe: Recipe, device: torch.device, gate_suv: float) -> WindowSettings:
         """The concrete settings of one model (its recipe) run on `device` with the window gate `gate_suv` (the
         ensemble's, for the study: `window_gate`)."""
+        import torch
+
+        from petseg.device import precision
+
         overlap = self.overlap if self.overlap is not None else recipe.inference.overlap
         dtype = precision(device, recipe.training.amp, self.bf16)
         return WindowSettings(recipe.roi_zyx, overlap, gate_suv, tuple(tuple(f) for f in self.flips), dtype,

@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Subset
 
 from petseg.console import debug, info, track
 from petseg.data.datalist import DatalistEntry, inner_split, load_datalist, split_fold
-from petseg.device import pick_device, use_threads
+from petseg.device import pick_device, ranks_on_this_machine, use_threads
 from petseg.errors import PetsegError
 from petseg.io.atomic import write_json_atomic, write_text_atomic
 from petseg.models.checkpoints import BEST, FINAL, LAST, load_checkpoint, save_checkpoint
@@ -95,7 +95,7 @@ class Trainer:
         self.rank, self.world = _distributed()
         self.device = pick_device(config.device, self.rank)
         if self.device.type == "cpu":
-            use_threads(config.threads, int(os.environ.get("LOCAL_WORLD_SIZE", self.world)))
+            use_threads(config.threads, ranks_on_this_machine(self.world))
         self.out = Path(config.out)
         if config.resume and (self.out / "recipe.yaml").exists():
             self.recipe: Recipe = read_recipe_file(self.out / "recipe.yaml")
