@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from petseg.api import segment
+from petseg.api import StudyPredictor, segment
 from petseg.cohort.output import check_case_name
 from petseg.cohort.shards import shard, summary_name
 from petseg.console import info
 from petseg.errors import PetsegError
-from petseg.infer.predictor import Predictor
 from petseg.io.atomic import write_csv_atomic
 from petseg.io.images import write_volume
 from petseg.report.summary import CaseSummary, case_summary, write_cohort_summary
@@ -42,8 +41,8 @@ class Unlisted:
     error: str
 
 
-def predict_cohort(predictor: Predictor, studies: list[StudyFiles | Unlisted], out: Path, tracer: str | None = None,
-                   part: tuple[int, int] | None = None,
+def predict_cohort(predictor: StudyPredictor, studies: list[StudyFiles | Unlisted], out: Path,
+                   tracer: str | None = None, part: tuple[int, int] | None = None,
                    progress: Callable[[Iterable], Iterable] | None = None) -> list[dict[str, Any]]:
     """Masks `out/<case>.nii.gz` (PET grid, uint8), `out/<case>.lesions.json`, the summary CSV (rewritten
     after every study; a study's row says "writing" while its files are written) and, at the end, the summary
