@@ -47,6 +47,9 @@ def test_a_folder_without_plans_says_what_is_missing(tmp_path):
     (model / "plans.json").write_text("{not json")
     with pytest.raises(PetsegError, match="not valid JSON"):
         open_folder(model)
+    (model / "plans.json").write_text('{"image_reader_writer": "NibabelIOWithReorient"}')
+    with pytest.raises(PetsegError, match="planned with nnU-Net's image reader NibabelIOWithReorient"):
+        open_folder(model)
 
 
 def test_postprocessing_of_exactly_these_folds_else_the_only_one(tmp_path):

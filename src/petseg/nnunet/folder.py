@@ -23,6 +23,7 @@ DATASET_JSON, PLANS_JSON = "dataset.json", "plans.json"
 DEFAULT_CHECKPOINT = "checkpoint_final.pth"
 POSTPROCESSING = "postprocessing.pkl"
 CROSSVAL = "crossval_results_folds_"
+READER = "SimpleITKIO"  # the array order petseg's volumes have (ITK's), the default reader of nnU-Net's datasets
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,10 @@ def open_folder(given: str | Path, options: NnunetOptions | None = None) -> Nnun
         raise PetsegError(f"model {source} does not exist")
     path = unpack_model_zip(source) if source.is_file() else source
     dataset_json, plans = _read_json(path / DATASET_JSON), _read_json(path / PLANS_JSON)
+    reader = plans.get("image_reader_writer", READER)
+    if reader != READER:
+        raise PetsegError(f"{path} was planned with nnU-Net's image reader {reader}; petseg gives nnU-Net models the "
+                          f"arrays {READER} reads (nnU-Net's default for NIfTI, MHA and NRRD) and runs only those")
     checkpoint = options.checkpoint or DEFAULT_CHECKPOINT
     if "/" in checkpoint or checkpoint in ("", ".", ".."):
         raise PetsegError(f"--checkpoint names a file in each fold folder (e.g. {DEFAULT_CHECKPOINT}), got "
