@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
@@ -75,3 +76,10 @@ def test_folds_are_written_as_nnunet_writes_them():
     assert join_fold_values(["predict", "--folds", "0", "1", "all", "--model", "m"]) == \
         ["predict", "--folds", "0,1,all", "--model", "m"]
     assert join_fold_values(["--threads", "2", "3"]) == ["--threads", "2", "3"]  # other options are left alone
+
+
+def test_the_cli_does_not_import_nnunetv2_until_an_nnunet_model_runs():
+    code = ("import sys; from petseg.cli.main import run; run(['segment', '--help']); run(['predict', '--help']); "
+            "print('nnunetv2' in sys.modules, any(m.startswith('petseg.nnunet.') for m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "False False"

@@ -60,6 +60,14 @@ def test_predict_and_calibrate_a_cohort(tiny, tmp_path):
     assert lesions["method"]["gate_source"] == "calibration"
     assert lesions["method"]["gate_suv"] == min(calibration["gate_suv"], 2.5)  # FDG's ceiling
     assert lesions["metrics"]["dice"] > 0.5
+    from nnunetv2.postprocessing.remove_connected_components import apply_postprocessing
+
+    from petseg.nnunet.runtime import load_postprocessing
+
+    reference = nnunet_reference(model, tiny.cases["grid"].channels, (0, 1))  # at the calibrated gate: nnU-Net's
+    expected = apply_postprocessing(reference, *load_postprocessing(model / "crossval_results_folds_0_1" /
+                                                                    "postprocessing.pkl")) > 0
+    assert np.array_equal(read_volume(tmp_path / "pred" / "grid.nii.gz").array > 0, expected)
 
 
 def test_sts_001_dicom_through_segment_equals_nnunet_on_its_suv_nifti(tiny, real_data, tmp_path):
