@@ -6,8 +6,12 @@ BIN := $(VENV)/bin
 # machine keeps on disk; a GPU user sets e.g. TORCH_SPEC=torch (see README.md).
 TORCH_SPEC ?= torch==2.13.0
 DEMO_OUT ?= demo_out
+# nnU-Net v2 for `--model` on nnU-Net model folders (README "Running published autoPET models"). Installed with
+# --no-deps: dynamic-network-architectures requires timm -> torchvision, and a PyPI torchvision replaces the torch
+# build chosen above. Its other dependencies (the `nnunet` extra) go in with the installed torch pinned.
+NNUNET_SPEC ?= nnunetv2==2.8.1 dynamic-network-architectures==0.4.4
 
-.PHONY: install dev demo test test-fast lint browser bench model clean
+.PHONY: install dev nnunet demo test test-fast lint browser bench model clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +28,19 @@ $(VENV)/.dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
+$(VENV)/.nnunet: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -c 'import torch; print("torch==" + torch.__version__)' > $(VENV)/torch-pin.txt
+	$(BIN)/pip install --quiet --no-deps $(NNUNET_SPEC)
+	$(BIN)/pip install --quiet -c $(VENV)/torch-pin.txt -e ".[nnunet]"
+	$(BIN)/python -c 'import nnunetv2.inference.predict_from_raw_data'
+	touch $@
+
 install: $(VENV)/.installed
 
-dev: $(VENV)/.dev
+# The tests run nnU-Net v2 model folders through petseg: the dev environment has nnunetv2.
+dev: $(VENV)/.dev $(VENV)/.nnunet
+
+nnunet: $(VENV)/.nnunet
 
 demo: install
 	$(BIN)/petseg demo -o $(DEMO_OUT) --overwrite

@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -24,18 +24,59 @@ from petseg.results import SegmentResult, write_lesions_json
 from petseg.tracers import tracer_named
 
 if TYPE_CHECKING:
-    from petseg.infer.predictor import Predictor
     from petseg.io.dicom import SeriesVolume
     from petseg.models.settings import InferenceOptions
+    from petseg.nnunet.folder import NnunetOptions
 
 METHODS = ("suv", "model")
+
+
+class StudyPredictor(Protocol):
+    """What `segment` and cohorts need of trained models: petseg's `Predictor` or an nnU-Net model's
+    `NnunetPredictor` (`.predict(study)` -> an object with `.mask` on the PET grid, `.seconds`, `.windows`,
+    `.gate_suv`; `.describe(prediction)` -> lesions.json's `method`)."""
+
+    def predict(self, study: Study) -> Any: ...
+
+    def describe(self, prediction: Any) -> dict[str, Any]: ...
+
+
+def load_predictor(models: Sequence[str | Path], inference: InferenceOptions | None = None,
+                   nnunet: NnunetOptions | None = None) -> StudyPredictor:
+    """The predictor of `models`: petseg model folders (an ensemble), or one nnU-Net v2 model folder or zip
+    (`nnunet`: its folds, checkpoint and mirroring); the two kinds are never mixed."""
+    from petseg.nnunet.folder import is_nnunet_model, not_a_model
+
+    paths = [Path(m) for m in models]
+    if not paths:
+        raise PetsegError("give at least one model folder (--model RUN)")
+    foreign = [p for p in paths if p.is_dir() and not is_nnunet_model(p) and not (p / "recipe.yaml").is_file()]
+    if foreign:
+        raise not_a_model(foreign[0])
+    nnunet_models = [p for p in paths if is_nnunet_model(p)]
+    if nnunet_models and len(nnunet_models) < len(paths):
+        raise PetsegError(f"--model mixes nnU-Net models ({', '.join(map(str, nnunet_models))}) with petseg model "
+                          "folders: give one kind")
+    if len(nnunet_models) > 1:
+        raise PetsegError("give one nnU-Net model (its folds with --folds); ensembles of several nnU-Net models are "
+                          "not supported")
+    if nnunet_models:
+        from petseg.nnunet.predictor import NnunetPredictor
+
+        return NnunetPredictor(nnunet_models[0], inference, nnunet)
+    if nnunet is not None and nnunet.asked():
+        raise PetsegError("--folds and --checkpoint apply to nnU-Net model folders; petseg model folders hold one "
+                          "fold each (give one --model per fold)")
+    from petseg.infer.predictor import Predictor
+
+    return Predictor(paths, inference)
 
 
 def segment(pet: str | Path | Volume | Study, ct: str | Path | Volume | None = None, *,
             label: str | Path | Volume | None = None, method: str = "suv", tracer: str | None = None,
             params: dict[str, str] | None = None, suv_overrides: SuvOverrides | None = None,
             roi: str | None = None, pet_series: str | None = None, ct_series: str | None = None,
-            model: Sequence[str | Path] | Predictor | None = None, inference: InferenceOptions | None = None,
+            model: Sequence[str | Path] | StudyPredictor | None = None, inference: InferenceOptions | None = None,
             case: str | None = None, skip_unusable: bool = False) -> SegmentResult:
     """Segment and quantify the lesions of one study.
 
@@ -46,8 +87,9 @@ def segment(pet: str | Path | Volume | Study, ct: str | Path | Volume | None = N
     with DICOM input, ROI chosen by `roi`), scored with the autoPET metrics. `tracer` (fdg or psma) is decided
     once into the study: the one given, else the DICOM's radiopharmaceutical, else FDG (a `Study` carries its
     own). `params` override the SUV method's parameters (e.g. {"threshold.suv": "3.5"}). `model` (model
-    folders: an ensemble, optionally a MIP classifier gate and cascade stages; or a ready `Predictor`) segments
-    with trained networks instead, run as `inference` says. `case` names the study; with `skip_unusable` (cohorts)
+    folders: an ensemble, optionally a MIP classifier gate and cascade stages; or one nnU-Net v2 model folder or
+    zip; or a ready predictor, see `load_predictor`) segments with trained networks instead, run as `inference`
+    says. `case` names the study; with `skip_unusable` (cohorts)
     a CT or ground truth that cannot be used is left out with a warning instead of stopping the study.
     """
     predictor = _predictor(model, method, inference)  # a bad model folder fails before the study is read
@@ -66,8 +108,8 @@ def segment(pet: str | Path | Volume | Study, ct: str | Path | Volume | None = N
     return result
 
 
-def _predictor(model: Sequence[str | Path] | Predictor | None, method: str, inference: InferenceOptions | None
-               ) -> Predictor | None:
+def _predictor(model: Sequence[str | Path] | StudyPredictor | None, method: str, inference: InferenceOptions | None
+               ) -> StudyPredictor | None:
     """The trained models' predictor (None for the SUV method)."""
     if method not in METHODS:
         raise PetsegError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
@@ -77,9 +119,7 @@ def _predictor(model: Sequence[str | Path] | Predictor | None, method: str, infe
         return None
     if hasattr(model, "predict"):  # a ready predictor (a cohort builds one for all its studies)
         return model  # type: ignore[return-value]
-    from petseg.infer.predictor import Predictor
-
-    return Predictor(list(model), inference)  # type: ignore[arg-type]
+    return load_predictor(list(model), inference)  # type: ignore[arg-type]
 
 
 @contextmanager
@@ -98,7 +138,7 @@ def _collected_warnings() -> Iterator[list[str]]:
         messages.extend(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, PetsegWarning)))
 
 
-def _segment_study(study: Study, predictor: Predictor | None, params: dict[str, str] | None
+def _segment_study(study: Study, predictor: StudyPredictor | None, params: dict[str, str] | None
                    ) -> tuple[Volume, dict, Volume | None]:
     """The lesion mask, the method's provenance and (SUV method) the map of suppressed regions: trained models
     when given, else the SUV method."""

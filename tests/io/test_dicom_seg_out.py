@@ -68,3 +68,9 @@ def test_seg_is_labelled_as_in_the_report_and_references_the_pet(tmp_path, pet):
 def test_seg_description_names_the_method():
     assert seg_description({"name": "model", "recipes": ["tiny_unet"]}) == "petseg lesions (trained models: tiny_unet)"
     assert len(seg_description({"name": "model", "recipes": ["a" * 80]})) == 64
+    nnunet = {"name": "nnunet", "description": "nnU-Net v2 Dataset221_AutoPETII_2023 3d_fullres folds 0-4"}
+    assert seg_description(nnunet) == nnunet["description"]  # "petseg: " would pass 64 characters
+    short = {"name": "nnunet", "description": "nnU-Net v2 Dataset221_AutoPETII 3d_fullres folds 0-4"}
+    assert seg_description(short) == "petseg: nnU-Net v2 Dataset221_AutoPETII 3d_fullres folds 0-4"
+    long = {"name": "nnunet", "description": "nnU-Net v2 Dataset999_" + "x" * 60 + " 3d_fullres folds 0-4"}
+    assert seg_description(long).startswith("nnU-Net v2 Dataset999_") and len(seg_description(long)) == 64

@@ -6,6 +6,7 @@ repeated by hand. Nothing here imports torch: a command's `--help` stays instant
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from petseg.tracers import DEFAULT_TRACER, TRACERS
 
 if TYPE_CHECKING:
     from petseg.models.settings import InferenceOptions
+    from petseg.nnunet.folder import NnunetOptions
     from petseg.quantify import Quantification
     from petseg.results import SegmentResult
 
@@ -46,8 +48,9 @@ ROI = typer.Option(None, "--roi", help="ROI (RTSTRUCT) or segment (SEG) name of 
 DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda.")
 OVERLAP = typer.Option(None, "--overlap", help="Sliding-window overlap (default: the recipe's, else "
                        f"{Inference().overlap:g}).")
-TTA = typer.Option("", "--tta", help="Test-time flips: axes among x, y, z, every combination run "
-                   "(e.g. --tta xyz: 8 passes).")
+TTA = typer.Option(None, "--tta", help="Test-time flips: axes among x, y, z, every combination run "
+                   "(e.g. --tta xyz: 8 passes; none: no flips). Default: none for petseg models; for nnU-Net models "
+                   "the mirroring their checkpoint allows, as nnU-Net runs them.")
 ENSEMBLE = typer.Option("mean", "--ensemble", help="Combine models by mean probability or majority vote.")
 GATE_SUV = typer.Option(None, "--gate-suv", help="Skip windows without a voxel of at least this SUV (default: the "
                         f"calibrated one up to {_per_tracer('gate_ceiling_suv')}, else {_per_tracer('gate_suv')}; "
@@ -60,6 +63,10 @@ THREADS = typer.Option(None, "--threads", help="CPU threads for torch (default: 
 ANATOMY = typer.Option(None, "--anatomy/--no-anatomy", help="Remove learned components lying in physiological "
                        "uptake the SUV method recognises (brain, heart, bladder, kidneys, ...; default: as "
                        "`petseg calibrate` decided).")
+FOLDS = typer.Option([], "--folds", help="nnU-Net model: the folds to run, e.g. --folds 0 1 2 3 4 (default: every "
+                     "fold_* holding the checkpoint, fold_all included).")
+CHECKPOINT = typer.Option(None, "--checkpoint", help="nnU-Net model: the checkpoint file of each fold (default: "
+                          "checkpoint_final.pth).")
 
 
 def suv_overrides(weight: float | None, dose: float | None, injection_time: str | None,
@@ -70,18 +77,46 @@ def suv_overrides(weight: float | None, dose: float | None, injection_time: str 
                         half_life_s=half_life)
 
 
-def inference_options(device: str, overlap: float | None, tta: str, ensemble: str, gate_suv: float | None,
+def tta_axes(tta: str | None) -> tuple[int, ...] | None:
+    """The array axes (0 z, 1 y, 2 x) `--tta` names; None when it was not given, () for `--tta none`."""
+    if tta is None:
+        return None
+    letters = "" if tta.strip().lower() == "none" else tta.lower().replace(",", "")
+    if any(c not in "xyz" for c in letters):
+        raise PetsegError(f"--tta takes axes among x, y, z (e.g. xyz) or none, got {tta!r}")
+    return tuple(sorted({"zyx".index(c) for c in letters}))
+
+
+def inference_options(device: str, overlap: float | None, tta: str | None, ensemble: str, gate_suv: float | None,
                       threshold: float | None, batch: int, bf16: bool | None, threads: int | None,
                       anatomy: bool | None = None) -> InferenceOptions:
     """InferenceOptions from the command line (`--tta xyz` -> flips over z, y and x)."""
     from petseg.models.settings import InferenceOptions, flip_sets
 
-    letters = tta.lower().replace(",", "")
-    if any(c not in "xyz" for c in letters):
-        raise PetsegError(f"--tta takes axes among x, y, z (e.g. xyz), got {tta!r}")
-    return InferenceOptions(device=device, overlap=overlap, batch_size=batch,
-                            flips=flip_sets(["zyx".index(c) for c in letters]), ensemble=ensemble,
-                            gate_suv=gate_suv, bf16=bf16, threshold=threshold, threads=threads, anatomy=anatomy)
+    return InferenceOptions(device=device, overlap=overlap, batch_size=batch, flips=flip_sets(tta_axes(tta) or ()),
+                            ensemble=ensemble, gate_suv=gate_suv, bf16=bf16, threshold=threshold, threads=threads,
+                            anatomy=anatomy)
+
+
+def nnunet_options(folds: list[str], checkpoint: str | None, tta: str | None) -> NnunetOptions:
+    """What an nnU-Net model is asked for: folds (`--folds 0 1 2`, `--folds 0,1`), checkpoint, mirroring."""
+    from petseg.nnunet.folder import NnunetOptions
+
+    chosen = tuple(f for item in folds for f in item.replace(",", " ").split())
+    return NnunetOptions(folds=chosen or None, checkpoint=checkpoint, mirror_axes=tta_axes(tta))
+
+
+def join_fold_values(argv: list[str]) -> list[str]:
+    """`--folds 0 1 2` (nnU-Net's way of writing it) as `--folds 0,1,2`, the one value the option takes."""
+    joined: list[str] = []
+    state = ""  # "value": the token after --folds; "more": further fold names join that value
+    for token in argv:
+        if state == "more" and re.fullmatch(r"\d+|all", token):
+            joined[-1] += f",{token}"
+            continue
+        joined.append(token)
+        state = "value" if token == "--folds" else "more" if state == "value" else ""
+    return joined
 
 
 def parse_params(items: list[str]) -> dict[str, str]:

@@ -23,6 +23,7 @@ from petseg.cli import (  # noqa: F401  (commands register on the app)
     train_cmd,
 )
 from petseg.cli.app import app, hoist_global_flags
+from petseg.cli.common import join_fold_values
 from petseg.console import console
 from petseg.errors import PetsegError
 from petseg.io.atomic import write_fault
@@ -37,7 +38,7 @@ def run(argv: list[str] | None = None) -> int:
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
-        args = hoist_global_flags(sys.argv[1:] if argv is None else argv)
+        args = hoist_global_flags(join_fold_values(sys.argv[1:] if argv is None else argv))
         app(args=args, prog_name="petseg")  # standalone: handles --help and usage errors, then exits
         return 0
     except SystemExit as exc:

@@ -15,6 +15,7 @@ from petseg.errors import PetsegError
 
 if TYPE_CHECKING:
     from petseg.models.settings import InferenceOptions
+    from petseg.nnunet.folder import NnunetOptions
 
 
 def _studies(datalist: Path | None, split: str, folder: Path | None) -> list:
@@ -44,7 +45,8 @@ def _run_key(model: list[Path], datalist: Path | None, split: str, folder: Path 
              "then petseg predict --join preds)")
 def predict(
     model: list[Path] = typer.Option([], "--model", help="Model folder(s): an ensemble; a MIP classifier "
-                                     "folder gates it; stage-2 folders make a cascade. Repeat --model per folder."),
+                                     "folder gates it; stage-2 folders make a cascade. Repeat --model per folder. "
+                                     "Or one nnU-Net v2 model folder or zip."),
     out: Path | None = typer.Option(None, "-o", "--out", help="Output folder: <case>.nii.gz masks, "
                                     "<case>.lesions.json, <case>.thumb.png, summary.csv and summary.html."),
     datalist: Path | None = typer.Option(None, "--datalist", help="Datalist JSON of the studies."),
@@ -63,6 +65,7 @@ def predict(
     ensemble: str = common.ENSEMBLE, gate_suv: float | None = common.GATE_SUV,
     threshold: float | None = common.THRESHOLD, batch: int = common.BATCH,
     bf16: bool | None = common.BF16, threads: int | None = common.THREADS, anatomy: bool | None = common.ANATOMY,
+    folds: list[str] = common.FOLDS, checkpoint: str | None = common.CHECKPOINT,
 ) -> None:
     """Segment every study of a cohort with an ensemble of model folders; a failed study is reported and skipped."""
     from petseg.cohort.shards import parse_shard
@@ -76,22 +79,24 @@ def predict(
         raise PetsegError("give --model (one or more model folders) and -o OUT (or --join OUT to join shards)")
     share = parse_shard(shard)
     settings = {"tracer": tracer, "overlap": overlap, "tta": tta, "ensemble": ensemble, "gate_suv": gate_suv,
-                "threshold": threshold, "bf16": bf16, "anatomy": anatomy}
+                "threshold": threshold, "bf16": bf16, "anatomy": anatomy, "folds": folds, "checkpoint": checkpoint}
     options = common.inference_options(device, overlap, tta, ensemble, gate_suv, threshold, batch, bf16, threads,
                                        anatomy)
-    _predict(model, out, datalist, split, folder, share, settings, overwrite, options)
+    _predict(model, out, datalist, split, folder, share, settings, overwrite, options,
+             common.nnunet_options(folds, checkpoint, tta))
 
 
 def _predict(model: list[Path], out: Path, datalist: Path | None, split: str, folder: Path | None,
-             share: tuple[int, int] | None, settings: dict, overwrite: bool, options: InferenceOptions) -> None:
+             share: tuple[int, int] | None, settings: dict, overwrite: bool, options: InferenceOptions,
+             nnunet: NnunetOptions) -> None:
     """Run the ensemble over this shard of the cohort (the whole cohort without one)."""
+    from petseg.api import load_predictor
     from petseg.cohort.output import prepare_output
     from petseg.cohort.run import predict_cohort
     from petseg.cohort.shards import summary_name
-    from petseg.infer.predictor import Predictor
 
     studies = _studies(datalist, split, folder)
-    predictor = Predictor(model, options)
+    predictor = load_predictor(model, options, nnunet)
     prepare_output(out, _run_key(model, datalist, split, folder, share, settings), summary_name(share), overwrite)
     summary = out / summary_name(share)
     rows = predict_cohort(predictor, studies, out, settings["tracer"], share,
@@ -125,20 +130,23 @@ def calibrate(
     tracer: str | None = common.TRACER,
     device: str = common.DEVICE, overlap: float | None = common.OVERLAP, tta: str = common.TTA,
     ensemble: str = common.ENSEMBLE, batch: int = common.BATCH, bf16: bool | None = common.BF16,
-    threads: int | None = common.THREADS,
+    threads: int | None = common.THREADS, folds: list[str] = common.FOLDS, checkpoint: str | None = common.CHECKPOINT,
 ) -> None:
     """Choose the ensemble's threshold, post-processing and window gate on held-out studies (every window run, so
-    the probabilities are MONAI's); store them in the model folders."""
+    the probabilities are MONAI's); store them in the model folders. For an nnU-Net model: the window gate only
+    (its threshold stays nnU-Net's argmax)."""
+    from petseg.api import load_predictor
     from petseg.infer.calibrate import calibrate as run_calibration
-    from petseg.infer.predictor import Predictor
-    from petseg.models.settings import window_gate
     from petseg.tracers import decide_tracer
 
     studies = _studies(datalist, split, None)
     chosen = decide_tracer(tracer)
-    predictor = Predictor(model, common.inference_options(device, overlap, tta, ensemble, None, None, batch, bf16,
-                                                          threads))
-    result = run_calibration(predictor, studies, objective, chosen,
+    predictor = load_predictor(model, common.inference_options(device, overlap, tta, ensemble, None, None, batch, bf16,
+                                                               threads), common.nnunet_options(folds, checkpoint, tta))
+    if hasattr(predictor, "folder"):  # an nnU-Net model
+        _calibrate_nnunet(predictor, studies, chosen)
+        return
+    result = run_calibration(predictor, studies, objective, chosen,  # type: ignore[arg-type]
                              progress=lambda items: track(items, "held-out studies", total=len(items)))
     table = Table(title=f"calibration on {len(result['cases'])} held-out studies ({objective})")
     for column in ("", "threshold", "Dice", "FPV ml", "FNV ml"):
@@ -147,9 +155,36 @@ def calibrate(
         row = result[key]
         table.add_row(name, f"{value:.3f}", f"{row['dice']:.3f}", f"{row['fpv_ml']:.2f}", f"{row['fnv_ml']:.2f}")
     results.print(table)
-    gate = window_gate(None, result["gate_suv"], chosen)
-    capped = result["gate_suv"] is not None and gate < result["gate_suv"]
-    results.print(f"post-processing: {result['postprocess'] or 'none'}; window gate: SUV {gate:g}" + (
-        f" (the held-out studies allow up to {result['gate_suv']:g}; capped at {chosen.name.upper()}'s ceiling)"
-        if capped else ""))
+    results.print(f"post-processing: {result['postprocess'] or 'none'}; window gate: {_gate_line(result, chosen)}")
     info(f"calibration.json written to {len(model)} model folder(s)")
+
+
+def _gate_line(result: dict, tracer) -> str:
+    """The gate predict will run at, and the held-out studies' own where the tracer's ceiling caps it."""
+    from petseg.models.settings import window_gate
+
+    gate = window_gate(None, result["gate_suv"], tracer)
+    capped = result["gate_suv"] is not None and gate < result["gate_suv"]
+    return f"SUV {gate:g}" + (f" (the held-out studies allow up to {result['gate_suv']:g}; capped at "
+                              f"{tracer.name.upper()}'s ceiling)" if capped else "")
+
+
+def _calibrate_nnunet(predictor, studies: list, tracer) -> None:
+    """`petseg calibrate` of an nnU-Net model: the window gate, the held-out studies' metrics at nnU-Net's mask."""
+    from petseg.nnunet.calibrate import CALIBRATION, calibrate_gate
+
+    result = calibrate_gate(predictor, studies, tracer,
+                            progress=lambda items: track(items, "held-out studies", total=len(items)))
+    table = Table(title=f"{result['model']}: {len(result['cases'])} held-out studies, every window run")
+    for column in ("case", "Dice", "FPV ml", "FNV ml", "+ anatomy: Dice", "FPV ml", "safe gate SUV"):
+        table.add_column(column, justify="right")
+    for case in result["cases"]:
+        dice = "n/a" if case["dice"] != case["dice"] else f"{case['dice']:.3f}"
+        cleaned = "n/a" if case["anatomy_dice"] != case["anatomy_dice"] else f"{case['anatomy_dice']:.3f}"
+        table.add_row(case["case"], dice, f"{case['fpv_ml']:.2f}", f"{case['fnv_ml']:.2f}", cleaned,
+                      f"{case['anatomy_fpv_ml']:.2f}", f"{case['gate_suv']:g}")
+    results.print(table)
+    anatomy = "kept" if result["anatomy"] else "left out"
+    results.print(f"threshold: nnU-Net's ({result['rule']}); window gate: {_gate_line(result, tracer)}; "
+                  f"anatomy step: {anatomy}")
+    info(f"{CALIBRATION} written to {predictor.folder.path}")

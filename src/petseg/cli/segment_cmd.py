@@ -20,7 +20,8 @@ def segment(
                                       "an image, or a SEG/RTSTRUCT with DICOM input)."),
     roi: str | None = common.ROI,
     model: list[Path] = typer.Option([], "--model", help="Trained model folder(s) (repeat --model for an "
-                                     "ensemble); without one the training-free SUV method runs."),
+                                     "ensemble), or one nnU-Net v2 model folder or zip; without one the "
+                                     "training-free SUV method runs."),
     method: str = typer.Option("suv", "--method", help="Segmentation method without --model: suv."),
     tracer: str | None = common.TRACER,
     param: list[str] = typer.Option([], "--param", help="Override a method parameter, key=value "
@@ -39,11 +40,12 @@ def segment(
     ensemble: str = common.ENSEMBLE, gate_suv: float | None = common.GATE_SUV,
     threshold: float | None = common.THRESHOLD, batch: int = common.BATCH, bf16: bool | None = common.BF16,
     threads: int | None = common.THREADS, anatomy: bool | None = common.ANATOMY,
+    folds: list[str] = common.FOLDS, checkpoint: str | None = common.CHECKPOINT,
 ) -> None:
     """Find and measure the lesions of one study: lesions.nii.gz, lesions.json, lesions.csv, mip.png, report.html
     (and lesions_seg.dcm for DICOM)."""
+    from petseg.api import load_predictor, write_results
     from petseg.api import segment as run_segment
-    from petseg.api import write_results
     from petseg.data.dicom_study import is_dicom_input, recorded_pet_source
     from petseg.io.outdir import check_output_dir, staged_output_dir
 
@@ -51,10 +53,11 @@ def segment(
     source = recorded_pet_source(pet) if dicom_seg and not is_dicom_input(pet) else None
     inference = common.inference_options(device, overlap, tta, ensemble, gate_suv, threshold, batch, bf16, threads,
                                          anatomy)
+    nnunet = common.nnunet_options(folds, checkpoint, tta)
+    predictor = load_predictor(model, inference, nnunet) if model else None
     result = run_segment(pet, ct, label=label, method=method, tracer=tracer, params=common.parse_params(param),
                          roi=roi, suv_overrides=common.suv_overrides(weight, dose, injection_time, half_life),
-                         model=model, inference=inference if model else None, pet_series=pet_series,
-                         ct_series=ct_series)
+                         model=predictor, pet_series=pet_series, ct_series=ct_series)
     with staged_output_dir(out, overwrite) as staging:
         written = write_results(result, staging, dicom_source=source, per_lesion=per_lesion)
     common.print_summary(result, out, list(written))

@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from petseg.api import segment
+from petseg.api import StudyPredictor, segment
 from petseg.cohort.output import COLUMNS, check_case_name
 from petseg.cohort.shards import shard, summary_name
 from petseg.console import info
 from petseg.errors import PetsegError
-from petseg.infer.predictor import Predictor
 from petseg.io.atomic import write_bytes_atomic, write_csv_atomic
 from petseg.io.images import write_volume
 from petseg.report.summary import CaseSummary, case_summary, write_cohort_summary
@@ -39,8 +38,8 @@ class Unlisted:
     error: str
 
 
-def predict_cohort(predictor: Predictor, studies: list[StudyFiles | Unlisted], out: Path, tracer: str | None = None,
-                   part: tuple[int, int] | None = None,
+def predict_cohort(predictor: StudyPredictor, studies: list[StudyFiles | Unlisted], out: Path,
+                   tracer: str | None = None, part: tuple[int, int] | None = None,
                    progress: Callable[[Iterable], Iterable] | None = None) -> list[dict[str, Any]]:
     """Masks `out/<case>.nii.gz` (PET grid, uint8), `out/<case>.lesions.json`, `out/<case>.thumb.png` (the
     summary page's MIP), the summary CSV (written before the first study with every study of the shard

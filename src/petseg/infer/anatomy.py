@@ -71,6 +71,16 @@ def remove_physiology(mask: np.ndarray, suv: Volume, known: Physiology,
     return Removed(kept, items, labels)
 
 
+def step_fraction(chosen: dict[str, Any] | None, asked: bool | None) -> float | None:
+    """The step's minimum overlap for a model: off when `--no-anatomy`; else the calibrated choice (`chosen`,
+    {"min_fraction": f}, None when calibration left the step out); else the default when `--anatomy`; None: off."""
+    if asked is False:
+        return None
+    if chosen:
+        return float(chosen["min_fraction"])
+    return DEFAULT_FRACTION if asked else None
+
+
 def anatomy_step(mask: Volume, study: Study, min_fraction: float | None) -> tuple[Volume, Removed | None]:
     """A predictor's final mask through the anatomy step (None: the step is off; the mask as it is)."""
     if min_fraction is None:

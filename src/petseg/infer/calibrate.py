@@ -23,11 +23,11 @@ import SimpleITK as sitk
 from petseg.data.datalist import DatalistEntry
 from petseg.data.study import Study, load_study, resample_onto
 from petseg.errors import PetsegError
-from petseg.infer.anatomy import DEFAULT_FRACTION, physiology
+from petseg.infer.anatomy import physiology, step_fraction
 from petseg.infer.models import ModelFolder, is_builtin
 from petseg.infer.threshold import HeldOutCase, choose_postprocessing, choose_threshold, score
 from petseg.io.atomic import write_json_atomic
-from petseg.models.settings import WindowSettings
+from petseg.models.settings import WindowSettings, highest_safe_gate
 from petseg.models.windows import window_coverage
 from petseg.preprocess import preprocess_study
 from petseg.tracers import Tracer
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 CALIBRATION = "calibration.json"
 VOTE_MAJORITY = 0.5  # a majority vote: more than half of the models' own masks
-GATE_CANDIDATES = tuple(float(g) for g in np.round(np.arange(0.5, 10.01, 0.25), 2))  # SUV
 
 
 @dataclass(frozen=True)
@@ -76,12 +75,7 @@ def decide(models: list[ModelFolder], ensemble: str, threshold: float | None = N
 
 def anatomy_fraction(decision: Decision, asked: bool | None) -> float | None:
     """The anatomy step's minimum overlap when it runs: asked for (`--anatomy`), else as calibrated; None: off."""
-    if asked is False:
-        return None
-    chosen = decision.postprocess.get("anatomy")
-    if chosen:
-        return float(chosen["min_fraction"])
-    return DEFAULT_FRACTION if asked else None
+    return step_fraction(decision.postprocess.get("anatomy"), asked)
 
 
 def safe_gate(predictor: Predictor, study: Study, mask: np.ndarray) -> float:
@@ -95,25 +89,19 @@ def safe_gate(predictor: Predictor, study: Study, mask: np.ndarray) -> float:
         prepared = preprocess_study(study, model.recipe, model.fingerprint, stage1)
         lesion = prepared.label > 0 if prepared.label is not None else np.zeros(prepared.suv.shape, bool)
         on_grid = resample_onto(predicted, prepared.grid, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8).array > 0
-        gate = min(gate, highest_safe_gate(prepared.suv, lesion, on_grid, settings))
+        gate = min(gate, monai_safe_gate(prepared.suv, lesion, on_grid, settings))
     return gate
 
 
-def highest_safe_gate(suv: np.ndarray, lesion: np.ndarray, mask: np.ndarray, settings: WindowSettings) -> float:
-    """Binary search over `GATE_CANDIDATES` (a higher gate runs fewer windows) for the highest gate whose running
-    windows cover every `lesion` voxel while no skipped window touches `mask`; 0 when even the lowest fails."""
+def monai_safe_gate(suv: np.ndarray, lesion: np.ndarray, mask: np.ndarray, settings: WindowSettings) -> float:
+    """The highest candidate gate whose running windows (MONAI's, placed by `settings`) cover every `lesion` voxel
+    while no skipped window touches `mask`; 0 when even the lowest fails."""
 
     def safe(gate: float) -> bool:
         ran, skipped = window_coverage(suv >= gate, settings)
         return bool(ran[lesion].all()) and not skipped[mask].any()
 
-    low, high = -1, len(GATE_CANDIDATES) - 1  # invariant: the candidates up to `low` are safe
-    while low < high:
-        middle = (low + high + 1) // 2
-        low, high = (middle, high) if safe(GATE_CANDIDATES[middle]) else (low, middle - 1)
-    return GATE_CANDIDATES[low] if low >= 0 else 0.0
-
-
+    return highest_safe_gate(safe)
 
 
 def held_out_cases(predictor: Predictor, entries: list[DatalistEntry], tracer: Tracer,

@@ -130,7 +130,11 @@ SEG_SERIES_NUMBER = 900  # the SEG's SeriesNumber: sorts after the acquired seri
 
 
 def seg_description(method: dict) -> str:
-    """The SEG's SeriesDescription (at most 64 characters): "petseg lesions" and the method that found them."""
+    """The SEG's SeriesDescription (at most 64 characters): "petseg lesions" and the method that found them; for an
+    nnU-Net model, the model ("petseg: nnU-Net v2 Dataset221_AutoPETII 3d_fullres folds 0-4")."""
+    if method.get("name") == "nnunet":
+        named = f"petseg: {method.get('description', 'nnU-Net v2')}"
+        return named if len(named) <= 64 else str(method.get("description", "nnU-Net v2"))[:64]
     if method.get("name") == "model":
         found = "trained models: " + ", ".join(method.get("recipes", [])) if method.get("recipes") else "trained models"
     else:

@@ -14,9 +14,11 @@ the command line reads `--tta`, `--overlap`, ... without it.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from petseg.console import progress_visible
 from petseg.errors import PetsegError
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     import torch
 
 DEFAULT_BATCH = 2  # windows per network pass
+GATE_CANDIDATES = tuple(float(g) for g in np.round(np.arange(0.5, 10.01, 0.25), 2))  # SUV, for `petseg calibrate`
 ENSEMBLES = ("mean", "vote")
 
 Flips = tuple[tuple[int, ...], ...]
@@ -106,3 +109,14 @@ def window_gate(asked: float | None, calibrated: float | None, tracer: Tracer) -
         return max(float(asked), 0.0)
     return float(tracer.gate_suv if calibrated is None else min(calibrated, tracer.gate_ceiling_suv))
 
+
+
+def highest_safe_gate(safe: Callable[[float], bool]) -> float:
+    """The highest of `GATE_CANDIDATES` that is `safe` (a higher gate runs fewer windows, so safety only falls as the
+    gate rises: binary search); 0 when even the lowest is not. `petseg calibrate` asks this of MONAI's windows and
+    of nnU-Net's alike."""
+    low, high = -1, len(GATE_CANDIDATES) - 1  # invariant: the candidates up to `low` are safe
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if safe(GATE_CANDIDATES[middle]) else (low, middle - 1)
+    return GATE_CANDIDATES[low] if low >= 0 else 0.0

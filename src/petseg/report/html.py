@@ -16,7 +16,12 @@ TRUTH_CLASSES = {"found": "found", "false positive": "fp"}
 
 
 def _method_line(method: dict[str, Any]) -> str:
-    """One line saying how the lesions were found (SUV method or trained models)."""
+    """One line saying how the lesions were found (SUV method, trained models or an nnU-Net model)."""
+    if method["name"] == "nnunet":
+        rule = "argmax" if method.get("threshold") is None else f"threshold {method['threshold']:.3f}"
+        post = "nnU-Net's" if method.get("postprocessing") else "none"
+        return (f"{method['description']} (nnU-Net's predictor; mirroring {method.get('mirroring') or 'none'}, "
+                f"{rule}, post-processing {post})")
     if method["name"] == "model":
         flips = len(method.get("flips", [[]]))
         return (f"trained models ({', '.join(method['recipes'])}; {len(method['models'])} in the ensemble, "
@@ -104,7 +109,7 @@ def _provenance(data: dict[str, Any]) -> str:
         + " x ".join(f"{s:.3g}" for s in study["spacing_mm"]) + " mm",
         "method": _method_line(method),
         "liver reference": f"SUV {liver['mean']:.2f} +- {liver['sd']:.2f}" if liver
-        else "not used" if method["name"] == "model" else "not found",
+        else "not used" if method["name"] in ("model", "nnunet") else "not found",
         "petseg": data["petseg_version"], "created": data["created"]})
 
 
