@@ -34,6 +34,8 @@ def segment(
     dose: float | None = common.DOSE,
     injection_time: str | None = common.INJECTION_TIME,
     half_life: float | None = common.HALF_LIFE,
+    units: str | None = common.UNITS,
+    suv_factor: float | None = common.SUV_FACTOR,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the results of an earlier run."),
     device: str = common.DEVICE, overlap: float | None = common.OVERLAP, tta: str = common.TTA,
     ensemble: str = common.ENSEMBLE, gate_suv: float | None = common.GATE_SUV,
@@ -51,7 +53,8 @@ def segment(
     source = recorded_pet_source(pet) if dicom_seg and not is_dicom_input(pet) else None
     inference = common.inference_options(device, overlap, tta, ensemble, gate_suv, threshold, batch, bf16, threads)
     result = run_segment(pet, ct, label=label, method=method, tracer=tracer, params=common.parse_params(param),
-                         roi=roi, suv_overrides=common.suv_overrides(weight, dose, injection_time, half_life),
+                         roi=roi, suv_overrides=common.suv_overrides(weight, dose, injection_time, half_life, units,
+                                                                           suv_factor),
                          model=model, inference=inference if model else None, pet_series=pet_series,
                          ct_series=ct_series)
     with staged_output_dir(out, overwrite) as staging:

@@ -24,7 +24,7 @@ import numpy as np
 import yaml
 
 from petseg.data.study import Study
-from petseg.errors import PetsegError, PetsegWarning
+from petseg.errors import ImportantWarning, PetsegError
 from petseg.io.images import Volume
 from petseg.methods.candidates import Candidate, describe_candidates
 from petseg.methods.landmarks import BodyFrame, body_frame
@@ -79,11 +79,13 @@ def method_parameters(tracer: str, overrides: dict[str, str] | None = None) -> d
     return params
 
 
-def segment_suv(study: Study, overrides: dict[str, str] | None = None) -> SuvMethodResult:
-    """Lesion mask (uint8, PET grid) of `study` by the SUV method, with its tracer's parameters."""
+def segment_suv(study: Study, overrides: dict[str, str] | None = None, body: BodyFrame | None = None
+                ) -> SuvMethodResult:
+    """Lesion mask (uint8, PET grid) of `study` by the SUV method, with its tracer's parameters (`body`: the study's
+    body model where the caller has it)."""
     params = method_parameters(study.tracer.name, overrides)
     suv = study.suv.array
-    body = body_frame(study)
+    body = body or body_frame(study)
     liver = None
     if body.height_mm >= params["trunk_min_extent_mm"]:  # the trunk's anchor and noise reference; not in a crop
         search = params["liver_search"]
@@ -145,7 +147,7 @@ def _threshold(threshold: dict[str, Any], liver: LiverReference | None) -> float
     if threshold["mode"] == "percist":
         if liver is None:
             warnings.warn(f"no liver reference found; using the fixed threshold SUV {level:g} instead of PERCIST",
-                          PetsegWarning, stacklevel=3)
+                          ImportantWarning, stacklevel=3)
         else:
             level = 1.5 * liver.mean + threshold["percist_sd"] * liver.sd
     elif threshold["mode"] == "relative":
