@@ -102,3 +102,17 @@ def test_a_core_open_on_one_side_is_filled_in_the_planes_through_it(axis):
     filled = fill_enclosed(shell)
     assert filled[8:12, 8:12, 8:12].all()
     assert not filled[:4].any() and filled.sum() <= 12**3
+
+
+def test_a_faint_tumour_whose_hot_parts_are_scattered_is_outlined_as_one_mass():
+    """A large low-grade sarcoma: uptake SUV 2.4 +- 0.5 throughout, only scattered patches above SUV 3, none a mass
+    on its own; joined above half the threshold they are one."""
+    body = thigh(7)
+    tumour = body.ellipsoid(TUMOUR, (55, 55, 80))  # about a litre
+    texture = ndimage.gaussian_filter(np.random.default_rng(0).standard_normal(tumour.shape), 2.0)
+    body.paint(tumour, 0.0, 40.0, lesion=True)
+    body.activity[tumour] = np.clip(2.4 + 0.5 * texture[tumour] / texture[tumour].std(), 1.0, None)
+    study = limb_crop(body)
+    pieces = segment_suv(study, {"outline.adaptive": "null"}).mask.array > 0
+    assert dice(study, pieces) < 0.3
+    assert dice(study, segment_suv(study).mask.array > 0) > 0.9

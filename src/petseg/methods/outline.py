@@ -4,9 +4,10 @@ The candidate threshold (SUV 3 by default) says *that* something is hot; it is n
 tumour ends: its rim of moderate uptake lies below it, and the necrotic core it encloses is part of the tumour
 (a GTV includes it). So, after the organ rules:
 
-- **background-adapted level** (Nestle et al., J Nucl Med 2005;46:1342): each lesion of at least
-  `min_volume_ml` (a mass, not a hot spot or a grain of noise) is outlined at T = B + beta x mean70, where mean70
-  is the mean SUV of its voxels at or above 70 % of its SUVmax and B the median SUV in a shell around it
+- **background-adapted level** (Nestle et al., J Nucl Med 2005;46:1342): each mass of at least `min_volume_ml`
+  at the candidate threshold (not a hot spot or a grain of noise; the hot pieces of one heterogeneous tumour,
+  joined above `mass_fraction` of the threshold, count as one mass) is outlined at T = B + beta x mean70, where
+  mean70 is the mean SUV of its voxels at or above 70 % of its SUVmax and B the median SUV in a shell around it
   (`shell_mm` outside, other candidates and air left out), measured again around the new outline until T
   settles. The level only lowers the outline (never above the candidate threshold) and never reaches normal
   tissue: not below the liver mean where the study has a liver reference, and inside the liver only where the
@@ -48,19 +49,31 @@ def outline_lesions(study: Study, mask: np.ndarray, named: np.ndarray, organ_ids
                     level: float, params: dict[str, Any]) -> np.ndarray:
     """The lesion mask with each lesion outlined (bool, PET grid). `named` maps the suppressed regions (k > 0),
     `organ_ids` those a lesion may not touch; `level` is the candidate threshold."""
-    lesions, count = label_components(mask)
-    if count == 0:
+    if not mask.any():
         return mask.astype(bool)
     adaptive = params.get("adaptive")
     grown = mask.astype(bool)
     if adaptive:
         blocked = _organs(named, organ_ids, study.suv.spacing_zyx, adaptive["organ_margin_mm"])
         others = (named > 0) | mask.astype(bool)
-        sizes = np.bincount(lesions.ravel(), minlength=count + 1) * study.suv.voxel_ml
-        for index, box in enumerate(ndimage.find_objects(lesions), start=1):
+        masses = _masses(study.suv.array, mask, blocked, normal, adaptive["mass_fraction"] * level)
+        sizes = np.bincount(masses.ravel(), minlength=int(masses.max()) + 1) * study.suv.voxel_ml
+        for index, box in enumerate(ndimage.find_objects(masses), start=1):
             if box is not None and sizes[index] >= adaptive["min_volume_ml"]:
-                _grow(study, lesions, index, box, (blocked, others, normal, level), adaptive, grown)
+                _grow(study, masses, index, box, (blocked, others, normal, level), adaptive, grown)
     return fill_enclosed(grown) if params["fill_enclosed"] else grown
+
+
+def _masses(suv: np.ndarray, mask: np.ndarray, blocked: np.ndarray, normal: NormalTissue, level: float) -> np.ndarray:
+    """The lesions grouped into masses (uint32 labels on the lesion voxels): pieces of one heterogeneous tumour
+    stay joined above `level` (a fraction of the candidate threshold, never below normal tissue: the liver mean),
+    outside the named organs and the liver's normal tissue."""
+    joined = (suv >= max(level, normal.floor)) & ~blocked
+    if normal.liver_region is not None:
+        joined &= ~(normal.liver_region & (suv < normal.liver_level))
+    labels = label_components(joined | mask)[0].astype(np.uint32)
+    labels[~mask] = 0
+    return labels
 
 
 def _grow(study: Study, lesions: np.ndarray, index: int, box: tuple[slice, ...], limits: tuple, params: dict[str, Any],
