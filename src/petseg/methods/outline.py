@@ -5,8 +5,9 @@ tumour ends: its rim of moderate uptake lies below it, and the necrotic core it 
 (a GTV includes it). So, after the organ rules:
 
 - **background-adapted level** (Nestle et al., J Nucl Med 2005;46:1342): each mass of at least `min_volume_ml`
-  at the candidate threshold (not a hot spot or a grain of noise; the hot pieces of one heterogeneous tumour,
-  joined above `mass_fraction` of the threshold, count as one mass) is outlined at T = B + beta x mean70, where
+  at the candidate threshold (not a hot spot or a grain of noise; the small hot pieces of one heterogeneous
+  tumour, joined above `mass_fraction` of the threshold and no part of a large lesion, count as one mass) is
+  outlined at T = B + beta x mean70, where
   mean70 is the mean SUV of its voxels at or above 70 % of its SUVmax and B the median SUV in a shell around it
   (`shell_mm` outside, other candidates and air left out), measured again around the new outline until T
   settles. The level only lowers the outline (never above the candidate threshold) and never reaches normal
@@ -56,7 +57,8 @@ def outline_lesions(study: Study, mask: np.ndarray, named: np.ndarray, organ_ids
     if adaptive:
         blocked = _organs(named, organ_ids, study.suv.spacing_zyx, adaptive["organ_margin_mm"])
         others = (named > 0) | mask.astype(bool)
-        masses = _masses(study.suv.array, mask, blocked, normal, adaptive["mass_fraction"] * level)
+        min_voxels = int(np.ceil(adaptive["min_volume_ml"] / study.suv.voxel_ml))
+        masses = _masses(study.suv.array, mask, blocked, normal, adaptive["mass_fraction"] * level, min_voxels)
         sizes = np.bincount(masses.ravel(), minlength=int(masses.max()) + 1) * study.suv.voxel_ml
         for index, box in enumerate(ndimage.find_objects(masses), start=1):
             if box is not None and sizes[index] >= adaptive["min_volume_ml"]:
@@ -64,16 +66,25 @@ def outline_lesions(study: Study, mask: np.ndarray, named: np.ndarray, organ_ids
     return fill_enclosed(grown) if params["fill_enclosed"] else grown
 
 
-def _masses(suv: np.ndarray, mask: np.ndarray, blocked: np.ndarray, normal: NormalTissue, level: float) -> np.ndarray:
-    """The lesions grouped into masses (uint32 labels on the lesion voxels): pieces of one heterogeneous tumour
-    stay joined above `level` (a fraction of the candidate threshold, never below normal tissue: the liver mean),
-    outside the named organs and the liver's normal tissue."""
+def _masses(suv: np.ndarray, mask: np.ndarray, blocked: np.ndarray, normal: NormalTissue, level: float,
+            min_voxels: int) -> np.ndarray:
+    """The lesions to outline (uint32 labels on lesion voxels): each lesion of at least `min_voxels`, and the small
+    hot pieces of one heterogeneous tumour, joined above `level` (a fraction of the candidate threshold, never
+    below normal tissue: the liver mean) outside the named organs and the liver's normal tissue, together as one
+    mass where they are no part of a large lesion."""
+    lesions, count = label_components(mask)
+    sizes = np.bincount(lesions.ravel(), minlength=count + 1)
+    large = sizes >= min_voxels
+    large[0] = False
     joined = (suv >= max(level, normal.floor)) & ~blocked
     if normal.liver_region is not None:
         joined &= ~(normal.liver_region & (suv < normal.liver_level))
-    labels = label_components(joined | mask)[0].astype(np.uint32)
-    labels[~mask] = 0
-    return labels
+    groups = label_components(joined | mask)[0].astype(np.uint32)
+    with_large = np.unique(groups[large[lesions]])
+    masses = np.where(mask & ~np.isin(groups, with_large), groups, 0).astype(np.uint32)
+    first = int(masses.max()) + 1
+    masses[large[lesions]] = lesions[large[lesions]].astype(np.uint32) + first  # large lesions, each on its own
+    return masses
 
 
 def _grow(study: Study, lesions: np.ndarray, index: int, box: tuple[slice, ...], limits: tuple, params: dict[str, Any],
