@@ -25,6 +25,10 @@ def test_the_nema_phantom_segments_with_units_none_and_all_six_spheres_are_found
     ring = centres[np.abs(centres[:, 2] - np.median(centres[:, 2])) < 10.0]  # the spheres' transverse plane
     radius = np.linalg.norm(ring[:, :2] - ring[:, :2].mean(axis=0), axis=1)
     assert len(ring) == 6 and np.all(np.abs(radius - 57.2) < 8.0)  # six spheres on NEMA's 114.4 mm ring
+    converted = tmp_path / "converted"
+    assert run(["convert", "--pet", str(pet), "--units", "none", "-o", str(converted)]) == 0
+    record = json.loads((converted / "conversion.json").read_text())
+    assert record["values"] == "relative to the image's background (not SUV)" and record["units"] == "NONE"
 
 
 def test_an_image_file_in_bq_per_ml_takes_a_factor_or_its_background(tmp_path, capsys):

@@ -22,7 +22,9 @@ def _method_line(method: dict[str, Any], unit: str) -> str:
         return (f"trained models ({', '.join(method['recipes'])}; {len(method['models'])} in the ensemble, "
                 f"{flips} pass(es) with flips), threshold {method['threshold']:.3f}")
     mode = method["parameters"]["threshold"]["mode"]
-    return f"{method['name']} method: threshold {method['threshold_suv']:.2f} {unit} ({mode})"
+    if unit == "SUV":
+        return f"{method['name']}: SUV threshold {method['threshold_suv']:.2f} ({mode})"
+    return f"{method['name']}: threshold {method['threshold_suv']:.2f} {unit}, NOT SUV ({mode})"
 
 
 def _cards(totals: dict[str, Any], unit: str) -> str:
