@@ -7,10 +7,9 @@ tumour ends: its rim of moderate uptake lies below it, and the necrotic core it 
 - **background-adapted level** (Nestle et al., J Nucl Med 2005;46:1342): each mass of at least `min_volume_ml`
   at the candidate threshold (not a hot spot or a grain of noise; the small hot pieces of one heterogeneous
   tumour, joined above `mass_fraction` of the threshold and no part of a large lesion, count as one mass) is
-  outlined at T = B + beta x mean70, where
-  mean70 is the mean SUV of its voxels at or above 70 % of its SUVmax and B the median SUV in a shell around it
-  (`shell_mm` outside, other candidates and air left out), measured again around the new outline until T
-  settles. The level only lowers the outline (never above the candidate threshold) and never reaches normal
+  outlined at T = B + beta x mean70, where mean70 is the mean SUV of its voxels at or above 70 % of its SUVmax
+  and B the median SUV in a shell around it (`shell_mm` outside, other candidates and air left out), measured
+  again around the new outline until T settles. The level only lowers the outline (never above the candidate threshold) and never reaches normal
   tissue: not below the liver mean where the study has a liver reference, and inside the liver only where the
   candidates may go (above liver mean + `organ_adaptive_sd` x SD).
 - **organs and leaks**: an outline never enters an organ the rules named, nor its blurred rim (`organ_margin_mm`);
