@@ -9,9 +9,9 @@ tumour ends: its rim of moderate uptake lies below it, and the necrotic core it 
   tumour, joined above `mass_fraction` of the threshold and no part of a large lesion, count as one mass) is
   outlined at T = B + beta x mean70, where mean70 is the mean SUV of its voxels at or above 70 % of its SUVmax
   and B the median SUV in a shell around it (`shell_mm` outside, other candidates and air left out), measured
-  again around the new outline until T settles. The level only lowers the outline (never above the candidate threshold) and never reaches normal
-  tissue: not below the liver mean where the study has a liver reference, and inside the liver only where the
-  candidates may go (above liver mean + `organ_adaptive_sd` x SD).
+  again around the new outline until T settles. The level only lowers the outline (never above the candidate
+  threshold) and never reaches normal tissue: not below the liver mean where the study has a liver reference,
+  and inside the liver only where the candidates may go (above liver mean + `organ_adaptive_sd` x SD).
 - **organs and leaks**: an outline never enters an organ the rules named, nor its blurred rim (`organ_margin_mm`);
   one that would grow more than `max_growth` times the lesion's volume or run more than `reach_mm` beyond it has
   run into the background, not along the tumour, and the lesion keeps its outline at the candidate threshold.
@@ -54,8 +54,10 @@ def outline_lesions(study: Study, mask: np.ndarray, named: np.ndarray, organ_ids
     adaptive = params.get("adaptive")
     grown = mask.astype(bool)
     if adaptive:
-        blocked = _organs(named, organ_ids, study.suv.spacing_zyx, adaptive["organ_margin_mm"])
-        others = (named > 0) | mask.astype(bool)
+        organ = np.zeros(int(named.max()) + 1, dtype=bool)
+        organ[organ_ids] = True
+        blocked = organ[named]  # a look-up: np.isin over a full-size study costs seconds
+        others = (named > 0) | mask
         min_voxels = int(np.ceil(adaptive["min_volume_ml"] / study.suv.voxel_ml))
         masses = _masses(study.suv.array, mask, blocked, normal, adaptive["mass_fraction"] * level, min_voxels)
         sizes = np.bincount(masses.ravel(), minlength=int(masses.max()) + 1) * study.suv.voxel_ml
@@ -72,17 +74,19 @@ def _masses(suv: np.ndarray, mask: np.ndarray, blocked: np.ndarray, normal: Norm
     below normal tissue: the liver mean) outside the named organs and the liver's normal tissue, together as one
     mass where they are no part of a large lesion."""
     lesions, count = label_components(mask)
-    sizes = np.bincount(lesions.ravel(), minlength=count + 1)
-    large = sizes >= min_voxels
+    voxels = np.flatnonzero(mask)  # the work is on the lesion voxels only: full-size studies hold 50 M voxels
+    lesion_of = lesions.ravel()[voxels]
+    large = np.bincount(lesion_of, minlength=count + 1) >= min_voxels
     large[0] = False
     joined = (suv >= max(level, normal.floor)) & ~blocked
     if normal.liver_region is not None:
         joined &= ~(normal.liver_region & (suv < normal.liver_level))
-    groups = label_components(joined | mask)[0].astype(np.uint32)
-    with_large = np.unique(groups[large[lesions]])
-    masses = np.where(mask & ~np.isin(groups, with_large), groups, 0).astype(np.uint32)
-    first = int(masses.max()) + 1
-    masses[large[lesions]] = lesions[large[lesions]].astype(np.uint32) + first  # large lesions, each on its own
+    group_of = label_components(joined | mask)[0].ravel()[voxels].astype(np.uint32)
+    in_large = large[lesion_of]
+    values = np.where(np.isin(group_of, np.unique(group_of[in_large])), 0, group_of).astype(np.uint32)
+    values[in_large] = lesion_of[in_large].astype(np.uint32) + int(values.max(initial=0)) + 1  # each on its own
+    masses = np.zeros(mask.shape, dtype=np.uint32)
+    masses.ravel()[voxels] = values
     return masses
 
 
@@ -96,7 +100,7 @@ def _grow(study: Study, lesions: np.ndarray, index: int, box: tuple[slice, ...],
                   for b, r, n in zip(box, reach, lesions.shape, strict=True))
     suv = study.suv.array[outer]
     lesion = lesions[outer] == index
-    eligible = ~blocked[outer]
+    eligible = ~_rim(blocked[outer], spacing, params["organ_margin_mm"])
     if liver_region is not None:
         eligible &= ~(liver_region[outer] & (suv < liver_level))
     mean70 = float(suv[lesion & (suv >= MEAN_OF_TOP * suv[lesion].max())].mean())
@@ -112,9 +116,8 @@ def _grow(study: Study, lesions: np.ndarray, index: int, box: tuple[slice, ...],
         grown[outer] |= region
 
 
-def _organs(named: np.ndarray, organ_ids: list[int], spacing: tuple[float, ...], margin_mm: float) -> np.ndarray:
-    """The named organs grown by `margin_mm` (their rim blurred by the scanner)."""
-    organs = np.isin(named, organ_ids) if organ_ids else np.zeros(named.shape, dtype=bool)
+def _rim(organs: np.ndarray, spacing: tuple[float, ...], margin_mm: float) -> np.ndarray:
+    """The named organs (in a box around a lesion) grown by `margin_mm`: their rim blurred by the scanner."""
     if not organs.any() or margin_mm <= 0:
         return organs
     return ndimage.distance_transform_edt(~organs, sampling=spacing) <= margin_mm
