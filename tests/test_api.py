@@ -19,8 +19,9 @@ def test_segment_in_memory(small_phantom):
 
 def test_segment_from_volumes(small_phantom):
     study = small_phantom.study
-    result = segment(study.suv, study.ct, tracer="fdg", params={"threshold.suv": "5"})
-    assert result.method["threshold_suv"] == 5.0
+    result = segment(study.suv, study.ct, tracer="fdg", params={"threshold.suv": "5", "outline.adaptive": "null",
+                                                                "outline.fill_enclosed": "false"})
+    assert result.method["threshold_suv"] == 5.0  # every voxel at the threshold: no outline below it
     assert np.all(study.suv.array[result.mask.array > 0] >= 5.0)
     with pytest.raises(PetsegError, match="unknown method"):
         segment(study.suv, method="magic")

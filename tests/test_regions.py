@@ -74,3 +74,19 @@ def test_a_field_of_view_without_landmarks_says_so(phantom):
     band = Volume(suv.array[rows].copy(), suv.spacing, tuple(suv.index_to_physical(np.array([rows.start, 0, 0]))))
     centre = band.index_to_physical(np.array(band.shape) / 2)
     assert lesion_regions(Study(suv=band), [list(centre)]) == [None]
+
+
+@pytest.mark.parametrize("arms_up", [False, True])
+@pytest.mark.parametrize("ct", ["none", "head and neck", "whole body"])
+def test_a_bulky_neck_node_is_in_the_neck_whatever_the_arms_and_the_ct(arms_up, ct):
+    """The real case: a 109 ml neck mass below the jaw on a whole-body PET whose CT covers the head and neck only
+    was called thorax (the vertex touching the top of the grid was taken for a neck)."""
+    from tests.methods.bodies import standard_body
+
+    neck, chest = (45.0, -20.0, -240.0), (-40.0, 0.0, -380.0)
+    body = standard_body(31, arms_up=arms_up)
+    body.node(neck, 109, 13.6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = body.study(ct=ct != "none", ct_above_mm=-330.0 if ct == "head and neck" else None)
+    assert lesion_regions(study, [list(neck), list(chest)]) == ["head-neck", "thorax"]

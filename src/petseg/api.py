@@ -13,9 +13,8 @@ import numpy as np
 
 from petseg.annotate import annotate
 from petseg.console import step
-from petseg.data.field_of_view import warn_if_truncated
 from petseg.data.study import Study, load_study, make_study, with_label
-from petseg.errors import PetsegError, PetsegWarning
+from petseg.errors import ImportantWarning, PetsegError, PetsegWarning
 from petseg.io.atomic import write_csv_atomic
 from petseg.io.images import Volume, read_volume, write_volume
 from petseg.io.suv import SuvOverrides
@@ -25,6 +24,7 @@ from petseg.tracers import tracer_named
 
 if TYPE_CHECKING:
     from petseg.io.dicom import SeriesVolume
+    from petseg.methods.landmarks import BodyFrame
     from petseg.models.settings import InferenceOptions
     from petseg.nnunet.folder import NnunetOptions
 
@@ -98,13 +98,15 @@ def segment(pet: str | Path | Volume | Study, ct: str | Path | Volume | None = N
         with step("reading the study", timings):
             study = _study(pet, ct, label, tracer, {"roi": roi, "overrides": suv_overrides, "pet_series": pet_series,
                                                     "ct_series": ct_series}, case, skip_unusable)
-            warn_if_truncated(study.suv)
+            body = _field_of_view(study)
         with step("segmenting", timings):
-            mask, provenance, suppressed = _segment_study(study, predictor, params)
+            mask, provenance, suppressed = _segment_study(study, predictor, params, body)
         with step("quantifying", timings):
             result = annotate(SegmentResult(study, mask, quantify(study.suv, mask), provenance, timings,
                                             suppressed=suppressed))
-    result.warnings = messages
+    result.warnings = [m for m, important in messages.items() if important] + \
+        [m for m, important in messages.items() if not important]  # the important first
+    result.important_warnings = [m for m, important in messages.items() if important]
     return result
 
 
@@ -123,10 +125,11 @@ def _predictor(model: Sequence[str | Path] | StudyPredictor | None, method: str,
 
 
 @contextmanager
-def _collected_warnings() -> Iterator[list[str]]:
-    """The messages of the PetsegWarnings raised inside the block (each once, in order; filled when it
-    ends). Every warning is still shown as usual afterwards, also when the block fails."""
-    messages: list[str] = []
+def _collected_warnings() -> Iterator[dict[str, bool]]:
+    """The messages of the PetsegWarnings raised inside the block, each once, in order, with whether it is an
+    `ImportantWarning` (filled when the block ends). Every warning is still shown as usual afterwards, also when
+    the block fails."""
+    messages: dict[str, bool] = {}
     caught: list[warnings.WarningMessage] = []
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -135,10 +138,24 @@ def _collected_warnings() -> Iterator[list[str]]:
     finally:
         for w in caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        messages.extend(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, PetsegWarning)))
+        for w in caught:
+            if issubclass(w.category, PetsegWarning):
+                messages[str(w.message)] = messages.get(str(w.message), False) or issubclass(w.category,
+                                                                                             ImportantWarning)
 
 
-def _segment_study(study: Study, predictor: StudyPredictor | None, params: dict[str, str] | None
+def _field_of_view(study: Study) -> BodyFrame:
+    """The body model of the study, with the warnings about where its field of view cuts what matters."""
+    from petseg.coverage import warn_field_of_view
+    from petseg.methods.landmarks import body_frame
+    from petseg.methods.suv import method_parameters
+
+    body = body_frame(study)
+    warn_field_of_view(study, body, float(method_parameters(study.tracer.name)["trunk_min_extent_mm"]))
+    return body
+
+
+def _segment_study(study: Study, predictor: StudyPredictor | None, params: dict[str, str] | None, body: BodyFrame
                    ) -> tuple[Volume, dict, Volume | None]:
     """The lesion mask, the method's provenance and (SUV method) the map of suppressed regions: trained models
     when given, else the SUV method."""
@@ -147,7 +164,7 @@ def _segment_study(study: Study, predictor: StudyPredictor | None, params: dict[
         return prediction.mask, predictor.describe(prediction), getattr(prediction, "suppressed", None)
     from petseg.methods.suv import segment_suv
 
-    found = segment_suv(study, params)
+    found = segment_suv(study, params, body)
     return found.mask, found.provenance(), found.suppressed_labels
 
 
@@ -170,8 +187,9 @@ def _study(pet: str | Path | Volume | Study, ct: str | Path | Volume | None, lab
         raise PetsegError("give the PET as DICOM too when the CT is a DICOM folder (or convert both with "
                           "`petseg convert`)")
     if not skip_unusable:
-        return load_study(pet, ct, label, meta, tracer=tracer)  # type: ignore[arg-type]
-    study = load_study(pet, ct, None, meta, ct_optional=True, tracer=tracer)  # type: ignore[arg-type]
+        return load_study(pet, ct, label, meta, tracer=tracer, overrides=dicom["overrides"])  # type: ignore[arg-type]
+    study = load_study(pet, ct, None, meta, ct_optional=True, tracer=tracer,  # type: ignore[arg-type]
+                       overrides=dicom["overrides"])
     if label is None:
         return study
     try:  # a ground truth that cannot be read never costs the study its mask

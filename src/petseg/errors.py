@@ -10,4 +10,9 @@ class PetsegError(Exception):
 
 
 class PetsegWarning(UserWarning):
-    """Something suspicious in the input that petseg repaired or tolerated."""
+    """Something suspicious in the input that petseg repaired or tolerated (a note for the reader)."""
+
+
+class ImportantWarning(PetsegWarning):
+    """Something that may change which lesions are found or their numbers (the values are not SUV, the field of
+    view cuts the body where lesions or organs may lie, implausible SUV tags): reports list these first."""

@@ -39,6 +39,7 @@ NECK_NARROWING = 0.85  # a neck is at most this fraction of the widest section (
 LUNG_HU = -400.0
 LUNG_HALF_AREA = 0.5
 MIN_LUNG_AREA_CM2 = 20.0
+TOP_REACH_MM = 150.0  # the body's typical section near the top of the grid, to tell a cut head from a vertex
 SECTION_PIXEL_MM = 4.0  # sections are analysed on pixels of about this size (every n-th row and column)
 IN_PLANE = np.zeros((3, 3, 3), dtype=bool)
 IN_PLANE[1] = ndimage.generate_binary_structure(2, 1)  # connectivity within an axial section only
@@ -100,7 +101,7 @@ def find_landmarks(study: Study, frame: BodyFrame) -> Landmarks:
     stride = max(round(SECTION_PIXEL_MM / suv.spacing[0]), 1)
     main = _main_parts(oriented(suv, frame.mask)[:, ::stride, ::stride], _midline_column(study, frame) // stride)
     widths = main.any(axis=1).sum(axis=1) * suv.spacing[0] * stride
-    shoulders, head_top = _shoulders(widths)
+    shoulders, head_top = _shoulders(widths, _top_cut(widths, suv.spacing_zyx[0]))
     legs = _legs_row(study, frame, shoulders)
     if legs is not None:
         main[legs:] = False  # below the division both legs are extremities
@@ -167,10 +168,22 @@ def _main_parts(body: np.ndarray, midline: int) -> np.ndarray:
     return (labels == main_of_row[:, None, None]) & (labels > 0)
 
 
-def _shoulders(widths: np.ndarray) -> tuple[int | None, int | None]:
+def _top_cut(widths: np.ndarray, row_mm: float) -> bool:
+    """True when the grid's first row cuts through the body (a field of view starting in the head or neck), not
+    when the vertex only touches it: a section there at least half as wide as the body's typical one within
+    `TOP_REACH_MM` below."""
+    rows = np.flatnonzero(widths > 0)
+    if rows.size == 0 or rows[0] != 0:
+        return False
+    below = widths[rows[: max(int(TOP_REACH_MM / max(row_mm, 1e-3)), 1)]]
+    return bool(widths[0] >= 0.5 * float(np.median(below)))
+
+
+def _shoulders(widths: np.ndarray, top_cut: bool) -> tuple[int | None, int | None]:
     """(shoulder row, top row of the body) going down from the top: the first section at least
     `SHOULDER_WIDENING` times as wide as the neck above it. The neck is the narrowest section that is
-    narrower than the head above it (or cut by the top of the grid)."""
+    narrower than the head above it, or the first row where the top of the grid cuts the head or neck
+    (`top_cut`; a vertex that only touches the top is a small cap, no neck)."""
     rows = np.flatnonzero(widths > 0)
     if rows.size == 0:
         return None, None
@@ -180,23 +193,36 @@ def _shoulders(widths: np.ndarray) -> tuple[int | None, int | None]:
         if width >= SHOULDER_WIDENING * neck:
             return int(row), int(rows[0])
         widest = max(widest, width)
-        if width <= NECK_NARROWING * widest or row == 0:
+        if width <= NECK_NARROWING * widest or (row == 0 and top_cut):
             neck = min(neck, width)
     return None, None
 
 
 def _lung_rows(study: Study, main: np.ndarray, stride: int) -> tuple[int, int] | None:
-    """(apex row, diaphragm row) of the lungs on the CT: air inside the trunk's filled section."""
+    """(apex row, diaphragm row) of the lungs on the CT: air inside the trunk's filled section; None where the CT
+    holds no lungs, or where its edge cuts them (a CT of the head and neck: the lungs' extent is unknown)."""
     air = oriented(study.suv, study.ct.array)[:, ::stride, ::stride] < LUNG_HU  # type: ignore[union-attr]
+    covered_rows = np.arange(air.shape[0])
     if study.ct_coverage is not None:  # uncovered CT is missing, not air
-        air &= oriented(study.suv, study.ct_coverage.array)[:, ::stride, ::stride] > 0
+        covered = oriented(study.suv, study.ct_coverage.array)[:, ::stride, ::stride] > 0
+        air &= covered
+        covered_rows = np.flatnonzero(covered.any(axis=(1, 2)))
     pixel_cm2 = study.suv.spacing[0] * study.suv.spacing[1] * stride**2 / 100.0
     area = (_filled(main) & air).sum(axis=(1, 2)) * pixel_cm2
     if area.max(initial=0.0) < MIN_LUNG_AREA_CM2:
         return None
     half = np.flatnonzero(area >= LUNG_HALF_AREA * area.max())
     apex = np.flatnonzero(area >= 0.1 * area.max())
+    if covered_rows.size == 0 or _cut_by(area, covered_rows):
+        return None  # the CT's edge cuts the lungs
     return int(apex[0]), int(half[-1])
+
+
+def _cut_by(area: np.ndarray, covered_rows: np.ndarray) -> bool:
+    """True when the CT's first or last covered section (inside the grid) still holds a tenth of the lungs' largest
+    area: the lungs run on beyond the CT."""
+    ends = [row for row in (covered_rows[0], covered_rows[-1]) if 0 < row < len(area) - 1]
+    return any(area[row] >= 0.1 * area.max() for row in ends)
 
 
 def _filled(main: np.ndarray) -> np.ndarray:

@@ -38,7 +38,8 @@ class SegmentResult:
     timings: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, Any] | None = None
     suppressed: Volume | None = None  # SUV method: region k (uint16, PET grid) is method["suppressed"][k - 1]
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # every warning, the important ones first
+    important_warnings: list[str] = field(default_factory=list)  # those that may change the lesions or their values
     lesion_notes: dict[int, dict[str, Any]] = field(default_factory=dict)  # per lesion id: region, truth
     missed: list[dict[str, Any]] | None = None  # ground-truth lesions not found (with a ground truth)
 
@@ -53,7 +54,8 @@ class SegmentResult:
         lesions = [{**lesion, **self.lesion_notes.get(lesion["id"], {})} for lesion in quantified["lesions"]]
         return {"method": self.method, "petseg_version": __version__,
                 "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                "study": study_summary(self.study), "warnings": self.warnings, "totals": quantified["totals"],
+                "study": study_summary(self.study), "warnings": self.warnings,
+                "important_warnings": self.important_warnings, "totals": quantified["totals"],
                 "lesions": lesions, "timings_s": self.timings,
                 **({"metrics": self.metrics} if self.metrics else {}),
                 **({"missed_lesions": self.missed} if self.missed is not None else {})}
@@ -65,6 +67,13 @@ class SegmentResult:
         for row in rows:
             row.update({key: self.lesion_notes.get(int(row["id"]), {}).get(key) for key in notes})
         return columns + notes, rows
+
+
+def value_unit(study: Study | dict[str, Any]) -> str:
+    """What the PET's values are, as labels show it: "SUV", or "x background" for a PET read relative to its own
+    background (`--units none`: a phantom), which is NOT SUV."""
+    meta = study.meta if isinstance(study, Study) else study
+    return "SUV" if meta.get("values", "SUV") == "SUV" else "x background"
 
 
 def study_summary(study: Study) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import re
 import warnings
 from dataclasses import dataclass
 
-from petseg.errors import PetsegError, PetsegWarning
+from petseg.errors import ImportantWarning, PetsegError
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,11 @@ def decide_tracer(asked: str | None, radiopharmaceutical: str | None = None) -> 
         if named is not None and named != chosen.name:
             warnings.warn(f"the DICOM header names the radiopharmaceutical {radiopharmaceutical!r} ({named.upper()}) "
                           f"but {chosen.name.upper()} was asked for: {chosen.name.upper()}'s settings are used",
-                          PetsegWarning, stacklevel=2)
+                          ImportantWarning, stacklevel=2)
         return chosen
     if named is not None:
         return TRACERS[named]
     if radiopharmaceutical:
         warnings.warn(f"radiopharmaceutical {radiopharmaceutical!r} is neither FDG nor PSMA: read with "
-                      f"{DEFAULT_TRACER.upper()}'s settings (give --tracer to choose)", PetsegWarning, stacklevel=2)
+                      f"{DEFAULT_TRACER.upper()}'s settings (give --tracer to choose)", ImportantWarning, stacklevel=2)
     return TRACERS[DEFAULT_TRACER]

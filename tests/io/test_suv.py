@@ -124,3 +124,20 @@ def test_lean_body_mass_and_parsers():
     assert parse_injection_time("10:11:12") == dt.time(10, 11, 12)
     with pytest.raises(PetsegError):
         parse_injection_time("yesterday")
+
+
+def test_a_header_without_units_names_the_way_out_and_the_overrides_take_it():
+    header = {"CorrectedImage": ["ATTN", "DECY"]}  # a phantom: no Units, weight, dose or times
+    with pytest.raises(PetsegError, match=r"Units missing .*--units BQML.*--suv-factor F.*--units none"):
+        suv_conversion([header])
+    with pytest.raises(PetsegError, match=r"SeriesTime and AcquisitionTime are missing.*--suv-factor"):
+        suv_conversion([header], SuvOverrides(units="BQML", weight_kg=9.7, dose_bq=50e6, half_life_s=6586.2,
+                                              injection_time=dt.time(9, 0)))
+    given = suv_conversion([header], SuvOverrides(suv_factor=2.5e-4))
+    assert given.factor == 2.5e-4 and not given.relative and given.tags_used["factor_from"] == "--suv-factor"
+    relative = suv_conversion([header], SuvOverrides(units="NONE"))
+    assert relative.relative and relative.as_dict()["values"].endswith("(not SUV)")
+    bqml = {**header, "Units": "", "PatientWeight": 80, "RadionuclideTotalDose": 370e6, "RadionuclideHalfLife": 6586.2,
+            "SeriesDate": "20240101", "SeriesTime": "110000", "RadiopharmaceuticalStartTime": "100000"}
+    assert suv_conversion([bqml], SuvOverrides(units="BQML")).factor == pytest.approx(
+        80e3 / (370e6 * 2 ** (-3600 / 6586.2)))

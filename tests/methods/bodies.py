@@ -109,6 +109,8 @@ def standard_body(seed: int = 0, heart: str = "shell", testes: bool = False, ure
     for side in (-1, 1):
         arm = ((side * 130, 20), (30, 30), (-330, 10)) if arms_up else ((side * 200, 10), (36, 36), (-800, -300))
         body.paint(body.cylinder(*arm), *soft)
+        if not arms_up:  # the shoulder joins the arm to the trunk
+            body.paint(body.tube([(side * 140, 10, -300), (side * 200, 10, -320)], 34), *soft)
         body.paint(body.cylinder((side * 90, 5), (72, 72), (-1000, -890)), *soft)  # thighs
     if head:
         body.paint(body.ellipsoid((0, 5, -115), (78, 98, 118)), *soft)

@@ -29,7 +29,8 @@ def test_ureter_segments_and_testes_are_not_lesions(ct):
     assert false_positive_ml(study, result) < 2.0
     reasons = [item["reason"] for item in result.suppressed]
     assert reasons.count("testis") == 2
-    assert reasons.count("ureter") + reasons.count("urinary tract") >= 4
+    urine = ("ureter", "urinary tract", "renal collecting system")  # the proximal ureter beside the kidney
+    assert sum(reasons.count(reason) for reason in urine) >= 4
 
 
 def test_a_node_touching_the_bladder_is_split_from_it():

@@ -29,7 +29,8 @@ def test_reason_colours_never_clash_with_lesions_or_truth():
     assert min(np.linalg.norm(reasons[a] - reasons[b]) for i, a in enumerate(names) for b in names[i + 1:]) >= 22
     assert set(REASON_COLOURS) == {"brain", "myocardium", "bladder", "kidney", "ureter", "urinary tract", "testis",
                                    "paired gland", "noise speck", "diffuse uptake", "bowel or ureter",
-                                   "liver or spleen"}  # every reason the SUV method gives
+                                   "liver or spleen", "renal collecting system",
+                                   "injection site"}  # every reason the SUV method gives
 
 
 @pytest.mark.slow

@@ -30,6 +30,12 @@ def test_dicom_acquisition_and_warnings_reach_the_report(dicom_result):
         assert any(fragment in message for message in data["warnings"]), fragment
         assert fragment in html[html.index('id="warnings"'):]
     assert data["warnings"] == result.warnings
+    assert data["important_warnings"] == ["implausible uptake time 5.0 min (expected 10 min to 5 h): check the "
+                                          "injection and scan times (--injection-time)"]
+    assert data["warnings"][0] == data["important_warnings"][0]  # what may change the result comes first
+    section = html[html.index('id="warnings"'):]
+    assert section.index("May change the result (1)") < section.index("implausible uptake") < \
+        section.index("Notes (") < section.index("slice spacing is not uniform")
     seg = hd.seg.segread(str(out / "lesions_seg.dcm"))
     assert seg.SeriesDescription == "petseg lesions (suv method)"
     assert [s.SegmentLabel for s in seg.SegmentSequence] == [f"lesion {les['id']}" for les in data["lesions"]]

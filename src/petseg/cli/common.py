@@ -15,6 +15,7 @@ from rich.table import Table
 
 from petseg.console import info, results
 from petseg.errors import PetsegError
+from petseg.io.suv import UNITS as SUV_UNITS
 from petseg.io.suv import SuvOverrides, parse_injection_time
 from petseg.recipe.sections import Inference
 from petseg.tracers import DEFAULT_TRACER, TRACERS
@@ -40,6 +41,10 @@ WEIGHT = typer.Option(None, "--weight", help="Patient weight in kg (when Patient
 DOSE = typer.Option(None, "--dose", help="Injected dose in MBq (when RadionuclideTotalDose is missing or wrong).")
 INJECTION_TIME = typer.Option(None, "--injection-time", help="Injection time, 'YYYY-MM-DD HH:MM:SS' or 'HH:MM:SS'.")
 HALF_LIFE = typer.Option(None, "--half-life", help="Radionuclide half-life in s (F-18: 6586.2).")
+UNITS = typer.Option(None, "--units", help=f"The PET's units when the header lacks or misstates them: "
+                     f"{', '.join(u.lower() for u in SUV_UNITS)}; 'none' reads the values relative to the image's own "
+                     "background (its median = 1; a phantom), NOT as SUV.")
+SUV_FACTOR = typer.Option(None, "--suv-factor", help="Stored value x F = SUV (when the header cannot give it).")
 PET_SERIES = typer.Option(None, "--pet-series", help="SeriesInstanceUID of the PET when a folder holds several.")
 CT_SERIES = typer.Option(None, "--ct-series", help="SeriesInstanceUID of the CT when a folder holds several.")
 ROI = typer.Option(None, "--roi", help="ROI (RTSTRUCT) or segment (SEG) name of the mask.")
@@ -70,11 +75,17 @@ CHECKPOINT = typer.Option(None, "--checkpoint", help="nnU-Net model: the checkpo
 
 
 def suv_overrides(weight: float | None, dose: float | None, injection_time: str | None,
-                  half_life: float | None) -> SuvOverrides:
+                  half_life: float | None, units: str | None = None, suv_factor: float | None = None) -> SuvOverrides:
     """The SUV overrides given on the command line."""
+    if units is not None and units.strip().upper() not in SUV_UNITS:
+        raise PetsegError(f"--units takes one of {', '.join(u.lower() for u in SUV_UNITS)}, got {units!r}")
+    if suv_factor is not None and not suv_factor > 0:
+        raise PetsegError(f"--suv-factor must be above 0, got {suv_factor:g}")
+    if units is not None and suv_factor is not None:
+        raise PetsegError("give --units or --suv-factor, not both")
     return SuvOverrides(weight_kg=weight, dose_bq=dose * 1e6 if dose else None,
                         injection_time=parse_injection_time(injection_time) if injection_time else None,
-                        half_life_s=half_life)
+                        half_life_s=half_life, units=units.strip().upper() if units else None, suv_factor=suv_factor)
 
 
 def tta_axes(tta: str | None) -> tuple[int, ...] | None:
@@ -130,10 +141,11 @@ def parse_params(items: list[str]) -> dict[str, str]:
     return params
 
 
-def print_lesion_table(quantification: Quantification, title: str) -> None:
-    """The lesion table and the totals on stdout."""
+def print_lesion_table(quantification: Quantification, title: str, unit: str = "SUV") -> None:
+    """The lesion table and the totals on stdout (`unit`: "SUV", or "x background" for values that are not SUV)."""
     table = Table(title=title)
-    for column in ("#", "volume ml", "SUVmax", "SUVmean", "SUVpeak", "TLG"):
+    names = ("SUVmax", "SUVmean", "SUVpeak") if unit == "SUV" else (f"max {unit}", f"mean {unit}", f"peak {unit}")
+    for column in ("#", "volume ml", *names, "TLG"):
         table.add_column(column, justify="right")
     for lesion in quantification.lesions:
         table.add_row(str(lesion.id), f"{lesion.volume_ml:.2f}", f"{lesion.suvmax:.2f}", f"{lesion.suvmean:.2f}",
@@ -142,12 +154,16 @@ def print_lesion_table(quantification: Quantification, title: str) -> None:
     totals = quantification.totals
     suvmax = "n/a" if totals["suvmax"] is None else f"{totals['suvmax']:.2f}"
     results.print(f"{totals['lesion_count']} lesion(s), TMTV {totals['tmtv_ml']:.2f} ml, TLG {totals['tlg']:.1f}, "
-                  f"SUVmax {suvmax}")
+                  + (f"SUVmax {suvmax}" if unit == "SUV" else f"max {suvmax} {unit} (values NOT SUV)"))
 
 
 def print_summary(result: SegmentResult, out: Path, written: list[str]) -> None:
     """The lesion table, the metrics against a ground truth, and (on stderr) the paths written."""
-    print_lesion_table(result.quantification, f"{len(result.quantification.lesions)} lesion(s)")
+    from petseg.results import value_unit
+
+    unit = value_unit(result.study)
+    print_lesion_table(result.quantification, f"{len(result.quantification.lesions)} lesion(s)"
+                       + ("" if unit == "SUV" else " (values relative to the background, NOT SUV)"), unit)
     if result.metrics:
         m = result.metrics
         dice = "n/a" if m["dice"] != m["dice"] else f"{m['dice']:.3f}"

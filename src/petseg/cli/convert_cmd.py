@@ -23,6 +23,8 @@ def convert(
     dose: float | None = common.DOSE,
     injection_time: str | None = common.INJECTION_TIME,
     half_life: float | None = common.HALF_LIFE,
+    units: str | None = common.UNITS,
+    suv_factor: float | None = common.SUV_FACTOR,
     pet_series: str | None = common.PET_SERIES,
     ct_series: str | None = common.CT_SERIES,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the results of an earlier run."),
@@ -37,7 +39,8 @@ def convert(
     timings: dict[str, float] = {}
     with step("reading DICOM", timings):
         study = load_dicom_study(pet, ct, mask=mask, roi=roi, pet_series=pet_series, ct_series=ct_series,
-                                 overrides=common.suv_overrides(weight, dose, injection_time, half_life))
+                                 overrides=common.suv_overrides(weight, dose, injection_time, half_life, units,
+                                                                suv_factor))
     conversion = dict(study.meta["conversion"])
     with staged_output_dir(out, overwrite) as staging:
         write_volume(study.suv, staging / "suv.nii.gz")

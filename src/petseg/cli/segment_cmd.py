@@ -35,6 +35,8 @@ def segment(
     dose: float | None = common.DOSE,
     injection_time: str | None = common.INJECTION_TIME,
     half_life: float | None = common.HALF_LIFE,
+    units: str | None = common.UNITS,
+    suv_factor: float | None = common.SUV_FACTOR,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the results of an earlier run."),
     device: str = common.DEVICE, overlap: float | None = common.OVERLAP, tta: str = common.TTA,
     ensemble: str = common.ENSEMBLE, gate_suv: float | None = common.GATE_SUV,
@@ -56,7 +58,8 @@ def segment(
     nnunet = common.nnunet_options(folds, checkpoint, tta)
     predictor = load_predictor(model, inference, nnunet) if model else None
     result = run_segment(pet, ct, label=label, method=method, tracer=tracer, params=common.parse_params(param),
-                         roi=roi, suv_overrides=common.suv_overrides(weight, dose, injection_time, half_life),
+                         roi=roi, suv_overrides=common.suv_overrides(weight, dose, injection_time, half_life, units,
+                                                                           suv_factor),
                          model=predictor, pet_series=pet_series, ct_series=ct_series)
     with staged_output_dir(out, overwrite) as staging:
         written = write_results(result, staging, dicom_source=source, per_lesion=per_lesion)

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import warnings
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
 
-from petseg.data.study import Study, make_study
+from petseg.data.study import NOT_SUV, Study, make_study, relative_to_background
 from petseg.errors import PetsegError, PetsegWarning
 from petseg.io.dicom import SeriesVolume, choose_ct, choose_pet, discover, read_pet_suv, read_series
 from petseg.io.dicom_seg import read_dicom_mask
-from petseg.io.suv import SuvOverrides
+from petseg.io.suv import SuvConversion, SuvOverrides
 
 
 def is_dicom_input(path: str | Path | None) -> bool:
@@ -36,6 +37,11 @@ def load_dicom_study(pet: str | Path, ct: str | Path | None = None, *, mask: str
         found = discover(pet)
         pet_choice = choose_pet(found, pet, pet_series)
         pet_volume, conversion = read_pet_suv(pet_choice, overrides)
+        if conversion.relative:  # --units none: the values relative to the image's own background, not SUV
+            relative, background = relative_to_background(pet_volume.volume)
+            pet_volume = replace(pet_volume, volume=relative)
+            conversion.factor = 1.0 / background
+            conversion.tags_used["background_stored_units"] = background
         ct_found = discover(ct) if ct is not None else found
         ct_choice = choose_ct(ct_found, pet_choice, ct or pet, ct_series, same_study_only=ct is None)
         if ct is not None and ct_choice is None:
@@ -50,8 +56,7 @@ def load_dicom_study(pet: str | Path, ct: str | Path | None = None, *, mask: str
         "label_path": str(mask) if mask is not None else None,
         "case": str(pet_choice.headers[0].get("PatientID", "") or Path(pet).name),
         "acquisition": acquisition_facts(pet_choice.headers[0]),
-        "suv_source": f"DICOM {conversion.units}, factor {conversion.factor:.6g} "
-                      f"({conversion.tags_used.get('scan_time_from', 'vendor scale factor')})",
+        "suv_source": _source(conversion), "values": NOT_SUV if conversion.relative else "SUV",
         "conversion": {**conversion.as_dict(), "warnings": messages,
                        "pet_series": {"uid": pet_choice.uid, "description": pet_choice.description,
                                       "files": len(pet_choice.sources), "source": str(Path(pet).resolve()),
@@ -64,6 +69,15 @@ def load_dicom_study(pet: str | Path, ct: str | Path | None = None, *, mask: str
     if label is not None and not np.any(label.array):
         warnings.warn("the DICOM mask is empty on the PET grid", PetsegWarning, stacklevel=2)
     return study
+
+
+def _source(conversion: SuvConversion) -> str:
+    """Where the PET's values came from, in one line."""
+    if conversion.relative:
+        return (f"DICOM Units {conversion.tags_used.get('Units') or 'missing'}: relative to the image's background "
+                f"({conversion.tags_used['background_stored_units']:.4g} = 1), NOT SUV")
+    how = conversion.tags_used.get("scan_time_from") or conversion.tags_used.get("factor_from") or "vendor scale factor"
+    return f"DICOM {conversion.units}, factor {conversion.factor:.6g} ({how})"
 
 
 def acquisition_facts(header: Dataset) -> dict[str, str]:

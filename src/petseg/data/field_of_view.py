@@ -2,7 +2,9 @@
 
 Most scanners reconstruct a disc (zero outside it) inside the square image; where the image holds such
 a disc its rim is the edge, otherwise the square's border is. Uptake on the edge on a few slices
-means part of the body (arms, a large patient) lies outside what was imaged.
+means part of the body (arms, a large patient) lies outside what was imaged. Whether that matters (the trunk
+cut, not a raised arm; a whole-body study, not a crop around a tumour) is decided with the body model
+(`methods.coverage`).
 """
 
 from __future__ import annotations
@@ -29,17 +31,33 @@ def truncated_slices(suv: Volume) -> np.ndarray:
     return np.flatnonzero(hits >= MIN_EDGE_VOXELS)
 
 
-def warn_if_truncated(suv: Volume) -> None:
-    """Warn (PetsegWarning) when the body reaches the edge of the transaxial field of view."""
-    rows = truncated_slices(suv)
+def edge_voxels(suv: Volume, rows: np.ndarray) -> np.ndarray:
+    """Array indices (z, y, x) of the uptake on the edge of the field of view on display `rows`."""
+    data = oriented(suv, suv.array)
+    edge = _edge(data)
+    found = [np.column_stack([np.full(int(hits.sum()), row), np.argwhere(hits)])
+             for row in rows for hits in [edge & (data[row] > EDGE_SUV)]]
+    display = np.concatenate(found) if found else np.zeros((0, 3), dtype=int)
+    flips = display_flips(suv)
+    for axis, flipped in enumerate(flips):
+        if flipped:
+            display[:, axis] = suv.shape[axis] - 1 - display[:, axis]
+    return display
+
+
+def warn_if_truncated(suv: Volume, rows: np.ndarray | None = None, what: str = "the body",
+                      category: type[Warning] = PetsegWarning) -> None:
+    """Warn when `what` reaches the edge of the transaxial field of view (on display `rows`, default: wherever
+    the body does)."""
+    rows = truncated_slices(suv) if rows is None else rows
     if rows.size == 0:
         return
     n = suv.shape[0]
     heights = [float(suv.index_to_physical(np.array([n - 1 - r if display_flips(suv)[0] else r, 0, 0]))[2])
                for r in (rows[0], rows[-1])]
-    warnings.warn(f"truncated field of view: the body reaches the edge of the PET image on {rows.size} slice(s) "
+    warnings.warn(f"truncated field of view: {what} reaches the edge of the PET image on {rows.size} slice(s) "
                   f"(z {max(heights):.0f} to {min(heights):.0f} mm); uptake beyond it was not imaged",
-                  PetsegWarning, stacklevel=2)
+                  category, stacklevel=2)
 
 
 def _edge(data: np.ndarray) -> np.ndarray:

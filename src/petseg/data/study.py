@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import SimpleITK as sitk
 
-from petseg.errors import PetsegError, PetsegWarning
+from petseg.errors import ImportantWarning, PetsegError, PetsegWarning
 from petseg.io.images import Volume, read_volume
+from petseg.io.suv import SuvOverrides
 from petseg.metrics.components import as_binary
 from petseg.tracers import DEFAULT_TRACER, TRACERS, Tracer, decide_tracer
 
@@ -26,6 +27,7 @@ CT_FILL_HU = -1024.0
 # Median "body" value above which a PET is taken to be in Bq/ml (or counts), not SUV. Real SUV
 # images have body medians of about 0.3-5 even when cropped to a hot region; Bq/ml ones, thousands.
 MAX_PLAUSIBLE_BODY_SUV = 50.0
+NOT_SUV = "relative to the image's background (not SUV)"  # study.meta["values"] of a PET read with --units none
 BODY_SUV = 0.1  # SUV above which a PET voxel is inside the body (the SUV method's landmarks, the foreground crop)
 
 
@@ -62,16 +64,18 @@ class Study:
 
 
 def load_study(pet: str | Path, ct: str | Path | None = None, label: str | Path | None = None,
-               meta: dict[str, Any] | None = None, ct_optional: bool = False, tracer: str | None = None) -> Study:
-    """Read a study from image files: PET already in SUV, optional CT (HU) and lesion label; `tracer` as in
+               meta: dict[str, Any] | None = None, ct_optional: bool = False, tracer: str | None = None,
+               overrides: SuvOverrides | None = None) -> Study:
+    """Read a study from image files: PET already in SUV (or made so by `overrides`: `--suv-factor`, or `--units
+    none` for values relative to the image's background), optional CT (HU) and lesion label; `tracer` as in
     `make_study`.
 
     With `ct_optional` (cohorts: training, predict), a CT that cannot be used (unreadable, off the PET's
     field of view, only padding) is left out with a warning and the study goes on PET-only."""
-    suv = read_volume(pet, np.float32)
+    suv, values = pet_values(read_volume(pet, np.float32), overrides)
     label_volume = read_volume(label) if label is not None else None
     info = {"pet_path": str(pet), "ct_path": str(ct) if ct else None, "label_path": str(label) if label else None,
-            "suv_source": "input file (values taken as SUV)"}
+            **values}
     info.update(meta or {})
     study = make_study(suv, None, label_volume, info, tracer)
     if ct is None:
@@ -84,6 +88,24 @@ def load_study(pet: str | Path, ct: str | Path | None = None, label: str | Path 
         warnings.warn(f"CT {ct} not used ({error}); the study goes on PET-only", PetsegWarning, stacklevel=2)
         study.meta.update(ct_path=None, ct_unusable=str(error))
         return study
+
+
+def pet_values(suv: Volume, overrides: SuvOverrides | None) -> tuple[Volume, dict[str, str]]:
+    """An image file's PET as the method reads it, and what its values are (`suv_source`, `values`): SUV as given,
+    times `--suv-factor`, or relative to its own background (`--units none`)."""
+    if overrides is None or not (overrides.units or overrides.suv_factor):
+        return suv, {"suv_source": "input file (values taken as SUV)", "values": "SUV"}
+    if overrides.suv_factor:
+        scaled = suv.with_array((suv.array * overrides.suv_factor).astype(np.float32))
+        return scaled, {"suv_source": f"input file x --suv-factor {overrides.suv_factor:g}", "values": "SUV"}
+    if overrides.units == "NONE":
+        relative, background = relative_to_background(suv)
+        return relative, {"suv_source": f"input file relative to its background ({background:.4g} = 1)",
+                          "values": NOT_SUV}
+    if overrides.units == "GML":
+        return suv, {"suv_source": "input file (--units GML: SUV)", "values": "SUV"}
+    raise PetsegError(f"--units {overrides.units} converts DICOM only (an image file has no weight, dose or times); "
+                      "give the factor to SUV with --suv-factor F, or --units none")
 
 
 def make_study(suv: Volume, ct: Volume | None = None, label: Volume | None = None,
@@ -127,20 +149,39 @@ def replace_non_finite(volume: Volume, fill: float, name: str) -> Volume:
     return volume.with_array(array)
 
 
-def check_suv_units(suv: Volume) -> None:
-    """Refuse a PET whose values look like Bq/ml or counts rather than SUV."""
-    array = suv.array
+def body_median(array: np.ndarray) -> float | None:
+    """The median value of the body (or a phantom's fill): of the voxels above 10 % of the 99.5th percentile of the
+    positive ones (air, the cold outside and a cold insert left out; None when nothing is positive)."""
     positive = array[array > 0]
     if positive.size == 0:
-        warnings.warn("PET has no positive voxel: nothing can be segmented", PetsegWarning, stacklevel=3)
+        return None
+    return float(np.median(positive[positive > 0.1 * np.percentile(positive, 99.5)]))
+
+
+def check_suv_units(suv: Volume) -> None:
+    """Refuse a PET whose values look like Bq/ml or counts rather than SUV."""
+    median = body_median(suv.array)
+    if median is None:
+        warnings.warn("PET has no positive voxel: nothing can be segmented", ImportantWarning, stacklevel=3)
         return
-    body = positive[positive > 0.1 * np.percentile(positive, 99.5)]
-    median = float(np.median(body))
     if median > MAX_PLAUSIBLE_BODY_SUV:
         raise PetsegError(
             f"PET values look like Bq/ml or counts, not SUV (median body value {median:.4g}); convert it to "
-            "SUV first: `petseg convert --pet DICOM_DIR` for DICOM, or multiply Bq/ml by body weight (g) / "
-            "decay-corrected injected dose (Bq)")
+            "SUV first (`petseg convert --pet DICOM_DIR` for DICOM), give the factor with --suv-factor F "
+            "(body weight in g / decay-corrected injected dose in Bq for Bq/ml), or read the values relative to "
+            "the image's own background with --units none (a phantom: not SUV)")
+
+
+def relative_to_background(suv: Volume) -> tuple[Volume, float]:
+    """Values divided by the image's own background (`body_median`: it becomes 1), with that background; for
+    images without SUV (a phantom). The result is NOT SUV and is recorded as such."""
+    background = body_median(suv.array)
+    if background is None:
+        raise PetsegError("cannot read the PET relative to its background: it has no positive voxel")
+    warnings.warn(f"values are NOT SUV: activity relative to the image's own background (its median, "
+                  f"{background:.4g} stored units, is 1); thresholds, SUVmax and TLG are in multiples of it",
+                  ImportantWarning, stacklevel=3)
+    return suv.with_array((suv.array / background).astype(np.float32)), background
 
 
 def resample_onto(volume: Volume, reference: Volume, interpolator: int, fill: float,

@@ -21,7 +21,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import ImplicitVRLittleEndian
 
-from petseg.errors import PetsegError, PetsegWarning
+from petseg.errors import ImportantWarning, PetsegError, PetsegWarning
 from petseg.io.images import Volume
 from petseg.io.suv import SuvConversion, SuvOverrides, suv_conversion
 
@@ -294,6 +294,6 @@ def _plain(value: Any) -> Any:
 def read_pet_suv(series: Series, overrides: SuvOverrides | None = None) -> tuple[SeriesVolume, SuvConversion]:
     """The PET series in SUVbw, and how the factor was found."""
     conversion = suv_conversion([suv_header(h) for h in series.headers], overrides)
-    for message in conversion.warnings:
-        warnings.warn(message, PetsegWarning, stacklevel=2)
+    for message in conversion.warnings:  # implausible uptake time, weight or dose: the SUV may be wrong
+        warnings.warn(message, ImportantWarning, stacklevel=2)
     return read_series(series, conversion.factor), conversion

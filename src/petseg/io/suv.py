@@ -15,7 +15,10 @@ vendor rule can be tested without pixels:
   where present, else the earliest acquisition.
 - Injection time: RadiopharmaceuticalStartDateTime, else RadiopharmaceuticalStartTime on the series date.
 - SUL (lean body mass, Janmahasatian 2005) where sex and height are known.
-Missing or unusable tags raise one clear error naming the tag and the override that fixes it.
+Missing or unusable tags raise one clear error naming the tag and the override that fixes it. Where the header
+says nothing usable (a phantom, a research export), the user gives the units (`--units BQML` with the
+patient's tags), the factor itself (`--suv-factor F`), or `--units none`: the values are then read relative to
+the image's own background, never called SUV (`relative`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ from typing import Any
 from petseg.errors import PetsegError
 
 UPTAKE_WARN_S = (10 * 60, 5 * 3600)
+UNITS = ("BQML", "CNTS", "GML", "NONE")
+WAY_OUT = ("if the values are Bq/ml give --units BQML (with --weight, --dose and --injection-time where those tags "
+           "are missing), give the factor to SUV with --suv-factor F, or read the values relative to the image's own "
+           "background with --units none (a phantom: the result is then not in SUV)")
 WEIGHT_WARN_KG = (20.0, 300.0)
 DOSE_WARN_BQ = (20e6, 1.5e9)
 
@@ -42,6 +49,8 @@ class SuvOverrides:
     dose_bq: float | None = None
     injection_time: dt.datetime | dt.time | None = None  # a bare time is taken on the scan's date
     half_life_s: float | None = None
+    units: str | None = None  # BQML, CNTS, GML, or NONE (values relative to the image's background, not SUV)
+    suv_factor: float | None = None  # stored value x this = SUV, whatever the header says
 
 
 @dataclass
@@ -53,11 +62,13 @@ class SuvConversion:
     units: str
     tags_used: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    relative: bool = False  # values relative to the image's background (`--units none`): NOT SUV
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready record (conversion.json)."""
         return {"suv_factor": self.factor, "sul_factor": self.sul_factor, "units": self.units,
-                "tags_used": self.tags_used, "warnings": self.warnings}
+                "tags_used": self.tags_used, "warnings": self.warnings,
+                "values": "relative to the image's background (not SUV)" if self.relative else "SUV"}
 
 
 def parse_date(value: str) -> dt.date:
@@ -100,8 +111,9 @@ def scan_time(instances: Sequence[Mapping[str, Any]]) -> tuple[dt.datetime, str]
     acquisitions = [t for t in (_combine(i.get("AcquisitionDate"), i.get("AcquisitionTime")) for i in instances) if t]
     series = _combine(first.get("SeriesDate"), first.get("SeriesTime"))
     if series is None and not acquisitions:
-        raise PetsegError("cannot convert the PET to SUV: SeriesTime and AcquisitionTime are missing; give the "
-                          "injection-to-scan timing with --injection-time and a scan time tag, or convert elsewhere")
+        raise PetsegError("cannot convert the PET to SUV: SeriesTime and AcquisitionTime are missing, so the decay "
+                          "since the injection is unknown; give the factor to SUV with --suv-factor F, or read the "
+                          "values relative to the image's own background with --units none (not SUV)")
     earliest = min(acquisitions) if acquisitions else None
     if series is not None and (earliest is None or series <= earliest):
         return series, "SeriesDate/SeriesTime"
@@ -135,8 +147,16 @@ def suv_conversion(instances: Sequence[Mapping[str, Any]], overrides: SuvOverrid
         raise PetsegError("cannot convert the PET to SUV: no instance")
     overrides = overrides or SuvOverrides()
     header = instances[0]
-    units = str(header.get("Units", "")).strip().upper()
-    used: dict[str, Any] = {"Units": units}
+    stored = str(header.get("Units", "") or "").strip().upper()
+    used: dict[str, Any] = {"Units": stored}
+    if overrides.suv_factor:
+        used["factor_from"] = "--suv-factor"
+        return SuvConversion(float(overrides.suv_factor), None, stored or "given", used)
+    units = (overrides.units or stored).strip().upper()
+    if overrides.units:
+        used["units_from"] = "--units"
+    if units == "NONE":
+        return SuvConversion(1.0, None, units, used, relative=True)
     corrected = [str(c).strip().upper() for c in (header.get("CorrectedImage") or [])]
     if corrected and not {"ATTN", "DECY"} <= set(corrected):
         raise PetsegError(f"cannot convert the PET to SUV: CorrectedImage is {corrected}, without attenuation and "
@@ -144,7 +164,8 @@ def suv_conversion(instances: Sequence[Mapping[str, Any]], overrides: SuvOverrid
     if units == "GML":
         return SuvConversion(1.0, None, units, used, [])
     if units not in ("BQML", "CNTS"):
-        raise PetsegError(f"cannot convert the PET to SUV: Units {units or 'missing'} (expected BQML, CNTS or GML)")
+        raise PetsegError(f"cannot convert the PET to SUV: Units {units or 'missing'} (expected BQML, CNTS or GML); "
+                          f"{WAY_OUT}")
     philips = header.get("PhilipsPETPrivateGroup") or {}
     if units == "CNTS" and _positive(philips.get("SUVScaleFactor")):
         used["Philips SUVScaleFactor (7053,1000)"] = float(philips["SUVScaleFactor"])

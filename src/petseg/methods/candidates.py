@@ -21,8 +21,9 @@ class Candidate:
     `elongation` and `flatness` are sqrt(largest / middle) and sqrt(middle / smallest) principal variance (~1
     for a ball; a tube is elongated, a plate flat); `axis` is the unit principal direction (x, y, z);
     `hollow_mm` the distance from the centroid to the region's nearest voxel (0 for solid blobs, large for
-    shells and rings); `water_fraction`/`core_hu` are
-    None where the CT does not cover the region. `reason` is set when it is recognised as physiological
+    shells and rings); `water_fraction`, `core_hu` (median HU around the hottest voxel) and `median_hu` (over the
+    whole region: urine is water, solid tissue denser, whatever the CT's noise at the hottest voxel) are None where
+    the CT does not cover the region. `reason` is set when it is recognised as physiological
     uptake or noise; `kept` marks an organ's core kept through a split.
     """
 
@@ -46,6 +47,7 @@ class Candidate:
     hollow_mm: float
     water_fraction: float | None
     core_hu: float | None
+    median_hu: float | None
     contrast: float
     reason: str | None = None
     kept: bool = False
@@ -68,7 +70,7 @@ def describe_candidates(study: Study, labels: np.ndarray, indices: list[int] | N
         physical = suv.index_to_physical(voxels)
         centroid = physical.mean(axis=0)
         elongation, flatness, axis = _principal(physical)
-        water, core_hu = _ct_features(study, box, mask, voxels[np.argmax(values)])
+        water, core_hu, median_hu = _ct_features(study, box, mask, voxels[np.argmax(values)])
         candidates.append(Candidate(
             index=index, box=box, mask=mask, voxels=int(mask.sum()), volume_ml=mask.sum() * suv.voxel_ml,
             centroid=centroid, top_mm=float(physical[:, 2].max()), bottom_mm=float(physical[:, 2].min()),
@@ -76,26 +78,26 @@ def describe_candidates(study: Study, labels: np.ndarray, indices: list[int] | N
             suvmax=float(values.max()), uptake=float(values.sum() * suv.voxel_ml),
             cv=float(values.std() / max(values.mean(), 1e-6)), elongation=elongation, flatness=flatness, axis=axis,
             shell_ratio=_shell_ratio(mask), hollow_mm=float(np.min(np.linalg.norm(physical - centroid, axis=1))),
-            water_fraction=water, core_hu=core_hu,
+            water_fraction=water, core_hu=core_hu, median_hu=median_hu,
             contrast=float(values.max()) / _background(suv.array, labels, box, margin)))
     return candidates
 
 
 def _ct_features(study: Study, box: tuple[slice, ...], mask: np.ndarray,
-                 hottest: np.ndarray) -> tuple[float | None, float | None]:
-    """Water fraction and the median HU around the hottest voxel, over CT-covered voxels only."""
+                 hottest: np.ndarray) -> tuple[float | None, float | None, float | None]:
+    """Water fraction, the median HU around the hottest voxel and over the region, over CT-covered voxels only."""
     if study.ct is None:
-        return None, None
+        return None, None, None
     covered = mask if study.ct_coverage is None else mask & (study.ct_coverage.array[box] > 0)
     if covered.sum() < MIN_CT_COVERAGE * mask.sum():
-        return None, None
+        return None, None, None
     hu = study.ct.array[box][covered]
     water = float(np.mean((hu >= WATER_HU[0]) & (hu <= WATER_HU[1])))
     core = tuple(slice(max(i - 1, 0), i + 2) for i in hottest)
     core_values = study.ct.array[core]
     if study.ct_coverage is not None:
         core_values = core_values[study.ct_coverage.array[core] > 0]
-    return water, float(np.median(core_values)) if core_values.size else None
+    return water, float(np.median(core_values)) if core_values.size else None, float(np.median(hu))
 
 
 def _background(suv: np.ndarray, labels: np.ndarray, box: tuple[slice, ...], margin: list[int]) -> float:

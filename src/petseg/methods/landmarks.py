@@ -236,3 +236,26 @@ def _head_present(body: np.ndarray, suv: Volume) -> bool:
     ordered = area[rows][::-1] if sign > 0 else area[rows]  # from the top down
     top_extent = max(round(100.0 / suv.spacing[superior_axis]), 1)
     return bool(ordered[:top_extent].mean() < 0.6 * ordered.max())
+
+
+def in_limb(volume: Volume, body: BodyFrame, point_mm: np.ndarray) -> bool:
+    """True when `point_mm` lies in a part of its axial section other than the body's main part: an arm or a hand
+    (beside the trunk, or raised beside the head), not the trunk, the head or the two legs."""
+    axis = axial_axis(volume)
+    index = np.clip(np.rint(volume.physical_to_index(np.asarray(point_mm, dtype=float))).astype(int), 0,
+                    np.array(volume.shape) - 1)
+    section = np.take(body.mask, int(index[axis]), axis=axis)
+    labels, count = cc3d.connected_components(section.astype(np.uint8), connectivity=8, return_N=True)
+    where = labels[tuple(int(i) for a, i in enumerate(index) if a != axis)]
+    if count < 2 or where == 0:
+        return False
+    plane_axes = [a for a in range(3) if a != axis]
+    grid = np.zeros((*section.shape, 3))
+    for k, a in enumerate(plane_axes):
+        grid[..., a] = np.expand_dims(np.arange(section.shape[k]), 1 - k)
+    grid[..., axis] = index[axis]
+    plane = volume.index_to_physical(grid)
+    parts = _section_parts(labels, count, (plane[..., 0], plane[..., 1]))
+    midline = float(body.midline_at(float(point_mm[2])))
+    main = parts[:2] if _is_legs(parts, midline) else [min(parts, key=lambda p: abs(p.x - midline))]
+    return int(where) not in {p.label for p in main}

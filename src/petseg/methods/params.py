@@ -16,6 +16,7 @@ from petseg.errors import PetsegError
 ABOVE_ZERO = ("threshold.suv", "threshold.relative_seed_suv")
 AT_LEAST_ZERO = ("threshold.percist_sd", "organ_adaptive_sd", "min_volume_ml", "liver_search.suv")
 FRACTIONS = ("threshold.relative_fraction", "liver_search.max_cv")
+SWITCHABLE = ("suppress.", "outline.adaptive")  # sections that may be null (the rule or step switched off)
 
 
 def check_parameters(params: Mapping[str, Any], reference: Mapping[str, Any]) -> None:
@@ -45,7 +46,7 @@ def _check_section(values: Any, reference: Mapping[str, Any], prefix: str) -> No
 def _check_value(value: Any, expected: Any, key: str) -> None:
     """`value` has the type of `expected` (its default)."""
     if isinstance(expected, Mapping):
-        if value is not None or not key.startswith("suppress."):  # a suppression rule may be switched off
+        if value is not None or not key.startswith(SWITCHABLE):  # a rule or a step may be switched off
             _check_section(value, expected, key + ".")
     elif isinstance(expected, bool):
         if not isinstance(value, bool):

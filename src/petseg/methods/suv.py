@@ -24,12 +24,13 @@ import numpy as np
 import yaml
 
 from petseg.data.study import Study
-from petseg.errors import PetsegError, PetsegWarning
+from petseg.errors import ImportantWarning, PetsegError
 from petseg.io.images import Volume
 from petseg.methods.candidates import Candidate, describe_candidates
 from petseg.methods.landmarks import BodyFrame, body_frame
 from petseg.methods.liver import LiverReference, find_liver_reference
 from petseg.methods.organs import Context, classify
+from petseg.methods.outline import ABSORBED, NormalTissue, outline_lesions
 from petseg.methods.params import check_parameters
 from petseg.methods.split import split_region
 from petseg.metrics.components import label_components
@@ -78,11 +79,13 @@ def method_parameters(tracer: str, overrides: dict[str, str] | None = None) -> d
     return params
 
 
-def segment_suv(study: Study, overrides: dict[str, str] | None = None) -> SuvMethodResult:
-    """Lesion mask (uint8, PET grid) of `study` by the SUV method, with its tracer's parameters."""
+def segment_suv(study: Study, overrides: dict[str, str] | None = None, body: BodyFrame | None = None
+                ) -> SuvMethodResult:
+    """Lesion mask (uint8, PET grid) of `study` by the SUV method, with its tracer's parameters (`body`: the study's
+    body model where the caller has it)."""
     params = method_parameters(study.tracer.name, overrides)
     suv = study.suv.array
-    body = body_frame(study)
+    body = body or body_frame(study)
     liver = None
     if body.height_mm >= params["trunk_min_extent_mm"]:  # the trunk's anchor and noise reference; not in a crop
         search = params["liver_search"]
@@ -95,7 +98,7 @@ def segment_suv(study: Study, overrides: dict[str, str] | None = None) -> SuvMet
         candidates &= ~(liver.region & (suv < liver.mean + float(params["organ_adaptive_sd"]) * liver.sd))
     labels = label_components(candidates)[0].astype(np.uint32, copy=False)  # room for the split pieces
     described = _recognise(study, body, liver, level, params, labels)
-    mask = np.zeros(suv.shape, dtype=np.uint8)
+    mask = np.zeros(suv.shape, dtype=bool)
     named = np.zeros(suv.shape, dtype=np.uint16)
     suppressed: list[dict[str, Any]] = []
     too_small = 0
@@ -106,9 +109,36 @@ def segment_suv(study: Study, overrides: dict[str, str] | None = None) -> SuvMet
         elif candidate.volume_ml < params["min_volume_ml"]:
             too_small += 1
         else:
-            mask[candidate.box][candidate.mask] = 1
-    return SuvMethodResult(study.suv.with_array(mask), params, level, liver, suppressed, too_small,
+            mask[candidate.box][candidate.mask] = True
+    organs = [item["id"] for item in suppressed if item["reason"] not in ABSORBED]
+    outline = params["outline"]
+    if params["threshold"]["mode"] == "relative":  # percent of each lesion's own SUVmax is its outline
+        outline = {**outline, "adaptive": None}
+    mask = outline_lesions(study, mask, named, organs, _normal_tissue(liver, params), level, outline)
+    suppressed, named = _left_out(suppressed, named, mask)
+    return SuvMethodResult(study.suv.with_array(mask.astype(np.uint8)), params, level, liver, suppressed, too_small,
                            study.suv.with_array(named))
+
+
+def _normal_tissue(liver: LiverReference | None, params: dict[str, Any]) -> NormalTissue:
+    """Where lesion outlines stop: below the liver mean, and in the liver where the candidates stop."""
+    if liver is None:
+        return NormalTissue()
+    inside = liver.region if params["organ_adaptive"] else None
+    return NormalTissue(liver.mean, inside, liver.mean + float(params["organ_adaptive_sd"]) * liver.sd)
+
+
+def _left_out(suppressed: list[dict[str, Any]], named: np.ndarray, mask: np.ndarray
+              ) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """The suppressed regions and their map without those a lesion's outline took in, numbered again."""
+    taken = set(np.unique(named[mask]).tolist()) - {0}
+    if not taken:
+        return suppressed, named
+    renumber = np.zeros(len(suppressed) + 1, dtype=np.uint16)
+    kept = [item for item in suppressed if item["id"] not in taken]
+    for new_id, item in enumerate(kept, start=1):
+        renumber[item["id"]] = new_id
+    return [{**item, "id": renumber[item["id"]].item()} for item in kept], renumber[named]
 
 
 def _threshold(threshold: dict[str, Any], liver: LiverReference | None) -> float:
@@ -117,7 +147,7 @@ def _threshold(threshold: dict[str, Any], liver: LiverReference | None) -> float
     if threshold["mode"] == "percist":
         if liver is None:
             warnings.warn(f"no liver reference found; using the fixed threshold SUV {level:g} instead of PERCIST",
-                          PetsegWarning, stacklevel=3)
+                          ImportantWarning, stacklevel=3)
         else:
             level = 1.5 * liver.mean + threshold["percist_sd"] * liver.sd
     elif threshold["mode"] == "relative":

@@ -17,6 +17,12 @@ DECAY_RULES = {
 def acquisition_block(study: dict[str, Any]) -> str:
     """The block's HTML: facts and SUV provenance for DICOM input, a plain statement for image files."""
     conversion = study.get("conversion")
+    if study.get("values", "SUV") != "SUV":
+        return (f'<p class="warning">Values are NOT SUV: {text(study.get("suv_source", "input file"))}. The image '
+                "carried no usable SUV tags and was read with <code>--units none</code>: activity relative to its "
+                "own background (median 1). For SUV give <code>--units BQML</code> with <code>--weight</code>, "
+                "<code>--dose</code> and <code>--injection-time</code>, or <code>--suv-factor F</code>.</p>"
+                + (definitions(_facts(study.get("acquisition", {}))) if conversion else ""))
     if conversion is None:
         return ('<p>SUV taken as given: the PET image file\'s values were used as SUV '
                 f'({text(study.get("suv_source", "input file"))}). Image files carry no acquisition facts '
@@ -45,7 +51,8 @@ def _suv(conversion: dict[str, Any]) -> dict[str, str | None]:
         "half-life": f"{half_life:g} s" if half_life else None,
         "SUV type": "body weight (SUVbw)" + (f"; lean body mass SUL factor {sul:.6g} also recorded" if sul else ""),
         "decay rule": DECAY_RULES.get(decay, decay) if decay else None,
-        "stored units": f"{conversion['units']} x {conversion['suv_factor']:.6g} = SUV",
+        "stored units": f"{conversion['units']} x {conversion['suv_factor']:.6g} = SUV"
+        + (" (--suv-factor)" if tags.get("factor_from") else ""),
         "overridden on the command line": _overrides(tags.get("overrides", {})),
     }
 

@@ -23,7 +23,7 @@ from petseg.io.atomic import atomic_path
 from petseg.orientation import oriented
 from petseg.quantify import Lesion
 from petseg.report.colours import FUSED_COLOURMAP, PET_COLOURMAP, lesion_colour
-from petseg.results import SegmentResult
+from petseg.results import SegmentResult, value_unit
 
 AXIAL_LESIONS = 5
 CT_WINDOW_HU = (-160.0, 240.0)  # soft tissue (W 400, L 40)
@@ -63,6 +63,8 @@ def draw_axial(result: SegmentResult) -> Figure | None:
     fig, axes = plt.subplots(1, len(lesions), figsize=(PANEL_IN * len(lesions), PANEL_IN * shape[0] / shape[1] + 0.8),
                              dpi=DPI, squeeze=False)
     window = result.tracer.display_suv
+    unit = value_unit(study)
+    maximum = "SUVmax" if unit == "SUV" else f"max ({unit}, NOT SUV)"
     for ax, lesion in zip(axes[0], lesions, strict=True):
         level = _widest_slice(labels, lesion.id)
         if ct is None or not covered[level]:
@@ -72,12 +74,12 @@ def draw_axial(result: SegmentResult) -> Figure | None:
             ax.imshow(suv[level][rows, columns], cmap=_fading(FUSED_COLOURMAP), vmin=0, vmax=window, aspect=aspect)
         _outline(ax, labels[level][rows, columns] == lesion.id, lesion_colour(lesion.id))
         _sides(ax)
-        ax.set_title(f"lesion {lesion.id}: {lesion.volume_ml:.1f} ml, SUVmax {lesion.suvmax:.1f}"
+        ax.set_title(f"lesion {lesion.id}: {lesion.volume_ml:.1f} ml, {maximum} {lesion.suvmax:.1f}"
                      + ("" if ct is None or covered[level] else "\n(PET only: no CT here)"), fontsize=9,
                      color=lesion_colour(lesion.id), fontweight="bold")
         ax.set_axis_off()
     fused = "PET fused on CT" if ct is not None else "PET (no CT)"
-    fig.suptitle(f"axial slices through the {len(lesions)} largest lesion(s): {fused}, SUV window 0-{window:g}",
+    fig.suptitle(f"axial slices through the {len(lesions)} largest lesion(s): {fused}, {unit} window 0-{window:g}",
                  fontsize=9)
     fig.tight_layout()
     return fig

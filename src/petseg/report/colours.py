@@ -21,6 +21,7 @@ REASON_COLOURS = {  # suppressed regions by the SUV method's reason
     "brain": PHYSIOLOGY_COLOUR, "myocardium": "#001a4c", "bladder": "#00a1e6", "kidney": "#006980",
     "ureter": "#accde6", "urinary tract": "#264c46", "testis": "#86b2aa", "paired gland": "#198073",
     "noise speck": "#bffff4", "diffuse uptake": "#00314c", "bowel or ureter": "#0066ff", "liver or spleen": "#2ee6cf",
+    "renal collecting system": "#030080", "injection site": "#2b26ff",
 }
 PET_COLOURMAP = "gray_r"  # MIPs and PET-only slices: inverted grey, uptake dark
 FUSED_COLOURMAP = "hot"  # PET over CT on the axial slices

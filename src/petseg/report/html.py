@@ -10,12 +10,12 @@ from petseg.io.atomic import write_text_atomic
 from petseg.report.acquisition import acquisition_block
 from petseg.report.colours import lesion_colour
 from petseg.report.page import definitions, number, page, picture, table, text
-from petseg.results import SegmentResult
+from petseg.results import SegmentResult, value_unit
 
 TRUTH_CLASSES = {"found": "found", "false positive": "fp"}
 
 
-def _method_line(method: dict[str, Any]) -> str:
+def _method_line(method: dict[str, Any], unit: str) -> str:
     """One line saying how the lesions were found (SUV method, trained models or an nnU-Net model)."""
     if method["name"] == "nnunet":
         rule = "argmax" if method.get("threshold") is None else f"threshold {method['threshold']:.3f}"
@@ -27,25 +27,40 @@ def _method_line(method: dict[str, Any]) -> str:
         return (f"trained models ({', '.join(method['recipes'])}; {len(method['models'])} in the ensemble, "
                 f"{flips} pass(es) with flips), threshold {method['threshold']:.3f}")
     mode = method["parameters"]["threshold"]["mode"]
-    return f"{method['name']}: SUV threshold {method['threshold_suv']:.2f} ({mode})"
+    if unit == "SUV":
+        return f"{method['name']}: SUV threshold {method['threshold_suv']:.2f} ({mode})"
+    return f"{method['name']}: threshold {method['threshold_suv']:.2f} {unit}, NOT SUV ({mode})"
 
 
-def _cards(totals: dict[str, Any]) -> str:
+def _cards(totals: dict[str, Any], unit: str) -> str:
     return "".join(f'<div class="card"><b>{value}</b><span>{label}</span></div>' for value, label in (
         (totals["lesion_count"], "lesions"), (number(totals["tmtv_ml"]), "total metabolic tumour volume (ml)"),
-        (number(totals["tlg"], 1), "total lesion glycolysis (ml x SUV)"),
-        (number(totals["suvmax"]), "highest SUVmax")))
+        (number(totals["tlg"], 1), f"total lesion glycolysis (ml x {unit})"),
+        (number(totals["suvmax"]), f"highest maximum ({unit})")))
 
 
-def _warnings(messages: list[str]) -> str:
+def _not_suv(unit: str) -> str:
+    """A banner for values that are not SUV (`--units none`)."""
+    if unit == "SUV":
+        return ""
+    return ('<p class="warning"><b>Values are NOT SUV:</b> activity relative to the image\'s own background (its '
+            "median is 1), read with <code>--units none</code>; every maximum, mean, peak and TLG here is in "
+            "multiples of that background.</p>")
+
+
+def _warnings(messages: list[str], important: list[str]) -> str:
+    """The warnings in two groups: those that may change the lesions found or their values first, then notes."""
     if not messages:
         return ""
-    items = "".join(f"<li>{text(message)}</li>" for message in messages)
-    return f'<section class="warnings" id="warnings"><h2>Warnings ({len(messages)})</h2><ul>{items}</ul></section>'
+    groups = [("May change the result", [m for m in messages if m in important]),
+              ("Notes", [m for m in messages if m not in important])]
+    blocks = "".join(f"<h3>{title} ({len(items)})</h3><ul>" + "".join(f"<li>{text(m)}</li>" for m in items) + "</ul>"
+                     for title, items in groups if items)
+    return f'<section class="warnings" id="warnings"><h2>Warnings ({len(messages)})</h2>{blocks}</section>'
 
 
-def _lesion_table(lesions: list[dict[str, Any]], with_truth: bool) -> str:
-    columns = ["#", "region", "volume (ml)", "SUVmax", "SUVmean", "SUVpeak", "TLG", "centroid x, y, z (mm, LPS)"]
+def _lesion_table(lesions: list[dict[str, Any]], with_truth: bool, unit: str) -> str:
+    columns = ["#", "region", "volume (ml)", *_value_columns(unit), "TLG", "centroid x, y, z (mm, LPS)"]
     rows = []
     for lesion in lesions:
         swatch = f'<span class="swatch" style="background:{lesion_colour(lesion["id"])}"></span>'
@@ -57,6 +72,13 @@ def _lesion_table(lesions: list[dict[str, Any]], with_truth: bool) -> str:
             row.append(f'<span class="{TRUTH_CLASSES.get(status, "")}">{text(status)}</span>')
         rows.append(row)
     return table(columns + (["vs ground truth"] if with_truth else []), rows, "No lesion found.", (1, 8))
+
+
+def _value_columns(unit: str) -> list[str]:
+    """Column names of the maximum, mean and peak: SUVmax ... for SUV, "max (x background)" ... otherwise."""
+    if unit == "SUV":
+        return ["SUVmax", "SUVmean", "SUVpeak"]
+    return [f"{name} ({unit})" for name in ("max", "mean", "peak")]
 
 
 def _missed_table(missed: list[dict[str, Any]] | None) -> str:
@@ -98,7 +120,7 @@ def _ct_line(study: dict[str, Any]) -> str:
     return f"{study.get('ct_path') or 'given in memory'} ({covered})"
 
 
-def _provenance(data: dict[str, Any]) -> str:
+def _provenance(data: dict[str, Any], unit: str) -> str:
     study, method = data["study"], data["method"]
     liver = method.get("liver_reference") or {}
     return definitions({
@@ -107,8 +129,9 @@ def _provenance(data: dict[str, Any]) -> str:
         "tracer": str(study["tracer"]).upper(),
         "grid (x, y, z)": " x ".join(str(n) for n in study["shape_zyx"][::-1]) + " voxels of "
         + " x ".join(f"{s:.3g}" for s in study["spacing_mm"]) + " mm",
-        "method": _method_line(method),
-        "liver reference": f"SUV {liver['mean']:.2f} +- {liver['sd']:.2f}" if liver
+        "values": str(study.get("values", "SUV")),
+        "method": _method_line(method, unit),
+        "liver reference": f"{unit} {liver['mean']:.2f} +- {liver['sd']:.2f}" if liver
         else "not used" if method["name"] in ("model", "nnunet") else "not found",
         "petseg": data["petseg_version"], "created": data["created"]})
 
@@ -127,18 +150,21 @@ def render_report(result: SegmentResult, mip_png: bytes, title: str | None = Non
     """The report as an HTML string."""
     data = result.lesions_json()
     study, method = data["study"], data["method"]
+    unit = value_unit(study)
     name = str(title or study.get("case") or Path(str(study.get("pet_path", "study"))).name)
     timings = definitions({step: f"{seconds:.2f} s" for step, seconds in data["timings_s"].items()})
     parameters = text(json.dumps(method.get("parameters", method), indent=2))
-    body = f"""<section><h2>Summary</h2><div class="cards">{_cards(data["totals"])}</div></section>
-{_warnings(data["warnings"])}
+    cards = _cards(data["totals"], unit)
+    lesions = _lesion_table(data["lesions"], result.metrics is not None, unit)
+    body = f"""<section><h2>Summary</h2>{_not_suv(unit)}<div class="cards">{cards}</div></section>
+{_warnings(data["warnings"], data.get("important_warnings", []))}
 <section id="acquisition"><h2>Acquisition and SUV</h2>{acquisition_block(study)}</section>
 {_metrics(result.metrics)}
 {_pictures(mip_png, axial_png)}
-<section><h2>Lesions (by SUVmax)</h2>{_lesion_table(data["lesions"], result.metrics is not None)}
+<section><h2>Lesions (by {_value_columns(unit)[0]})</h2>{lesions}
 {_missed_table(data.get("missed_lesions"))}</section>
 <section><h2>Physiological uptake recognised and left out</h2>{_suppressed_table(method)}</section>
-<section><h2>Study and provenance</h2>{_provenance(data)}
+<section><h2>Study and provenance</h2>{_provenance(data, unit)}
 <details><summary class="muted">method parameters</summary><pre>{parameters}</pre></details></section>
 <section><h2>Processing times</h2>{timings}</section>"""
     return page(f"petseg report: {name}", f"PET/CT lesion report: {name}", data["created"], body)

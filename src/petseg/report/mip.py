@@ -31,7 +31,7 @@ from petseg.io.images import Volume
 from petseg.orientation import oriented, oriented_index, projections
 from petseg.report.colours import LESION_COLOURS, PET_COLOURMAP, TRUTH_COLOUR, lesion_colour, reason_colour
 from petseg.report.labels import Box, place_labels
-from petseg.results import SegmentResult
+from petseg.results import SegmentResult, value_unit
 
 DPI = 100
 HEIGHT_IN = 9.0
@@ -84,7 +84,7 @@ def draw_mip(result: SegmentResult, title: str | None = None) -> Figure:
         _side_labels(ax, view)
         ax.set_title(view.name, fontsize=10)
         ax.set_axis_off()
-    _colour_bar(fig, axes[2], window)
+    _colour_bar(fig, axes[2], window, value_unit(result.study))
     heading = title or result.study.meta.get("case") or "PET MIP"
     fig.suptitle(f"{heading} - {len(result.quantification.lesions)} lesion(s)", fontsize=10)
     entries = _legend_entries(result)
@@ -165,11 +165,11 @@ def _side_labels(ax: Axes, view: View) -> None:
     ax.text(0.98, 0.99, view.sides[1], ha="right", **style)
 
 
-def _colour_bar(fig: Figure, cax: Axes, window: float) -> None:
-    """The SUV scale of the grey MIPs."""
+def _colour_bar(fig: Figure, cax: Axes, window: float, unit: str = "SUV") -> None:
+    """The value scale of the grey MIPs (SUV, or multiples of the background: NOT SUV)."""
     mappable = plt.cm.ScalarMappable(norm=Normalize(0.0, window), cmap=PET_COLOURMAP)
     bar = fig.colorbar(mappable, cax=cax)
-    bar.set_label(f"SUV (window 0-{window:g})", fontsize=9)
+    bar.set_label(f"{unit if unit == 'SUV' else unit + ', NOT SUV'} (window 0-{window:g})", fontsize=9)
     bar.ax.tick_params(labelsize=8)
 
 

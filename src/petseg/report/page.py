@@ -32,6 +32,8 @@ pre{background:#f6f8fa;padding:10px;border-radius:6px;font-size:12px;overflow:au
 .muted{color:#778;font-size:12px}
 section.warnings{background:#fff8e1;border-left:5px solid #e0a100}
 section.warnings li{margin:3px 0;font-size:13px}
+section.warnings h3{font-size:14px;margin:10px 0 4px}
+p.warning{background:#fdecea;border-left:5px solid #b3261e;padding:8px 12px;margin:0 0 12px}
 .found{color:#1b6e20;font-weight:600} .fp{color:#b3261e;font-weight:600} .missed{color:#8a5a00;font-weight:600}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:5px;vertical-align:middle}
 img.thumb{height:150px;width:auto;border:1px solid #ddd;background:#fff}

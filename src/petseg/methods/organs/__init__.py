@@ -15,10 +15,12 @@ from dataclasses import dataclass
 
 from petseg.methods.candidates import Candidate
 from petseg.methods.organs.brain import find_brain
+from petseg.methods.organs.collecting import find_collecting_system
 from petseg.methods.organs.context import Context
 from petseg.methods.organs.generic import find_diffuse, find_specks, find_tubes, find_uniform_organs
 from petseg.methods.organs.glands import find_glands
 from petseg.methods.organs.heart import find_heart
+from petseg.methods.organs.injection import find_injection_site
 from petseg.methods.organs.testes import find_testes
 from petseg.methods.organs.urinary import find_bladder, find_kidneys, find_ureters, find_urine_on_ct
 
@@ -42,11 +44,13 @@ RULES = (
     Rule(find_brain, gives=("skull_base_mm",)),
     Rule(find_bladder, gives=("bladder",)),
     Rule(find_kidneys, needs=("bladder",), gives=("kidneys",), trunk=True),
+    Rule(find_collecting_system, needs=("kidneys",), trunk=True),
     Rule(find_ureters, needs=("bladder", "kidneys"), trunk=True),
     Rule(find_urine_on_ct),
     Rule(find_heart, trunk=True),
     Rule(find_testes, needs=("bladder",), trunk=True),
     Rule(find_glands, needs=("skull_base_mm",)),
+    Rule(find_injection_site, trunk=True),  # before the shape rules: its tail up the vein is no bowel
     Rule(find_specks),
     Rule(find_diffuse),
     Rule(find_tubes),

@@ -2,7 +2,8 @@
 
 - Bladder: one compact, central region low in the pelvis (well below the liver, above the legs), water on
   CT where a CT covers it, or very hot (urine) on PET alone; the hottest such region (largest uptake) wins.
-  In a crop (no trunk to place it) only the CT's water says urine.
+  In a crop (no trunk to place it) only the CT's water says urine: water over the region as a whole (its median
+  HU), not only in places, since solid tumour tissue at the PET's coarse grid shows water-like voxels too.
 - Kidneys: posterior-lateral regions beside the liver's level, mirrored across the midline in pairs.
 - Ureters: tube-like regions, running head-foot, on the corridor from a kidney's hottest point (the renal
   pelvis) to the bladder's side, along the psoas.
@@ -37,7 +38,7 @@ def _is_bladder(c: Candidate, context: Context, rule: dict[str, Any]) -> bool:
     if c.volume_ml < rule["min_volume_ml"] or c.elongation > rule["max_elongation"]:
         return False
     if not context.shows_trunk:  # a crop: no anatomy to place it, urine on CT only
-        return water
+        return water and _water_throughout(c, rule)
     if abs(body.lateral_mm(c.centroid)) > rule["max_lateral_mm"]:
         return False
     z = float(c.centroid[2])
@@ -106,11 +107,26 @@ def _on_corridor(point: np.ndarray, path: tuple[np.ndarray, np.ndarray], width_m
 
 
 def find_urine_on_ct(candidates: list[Candidate], context: Context) -> None:
-    """Name regions whose hottest voxel shows water density on CT (renal pelvis, ureter), below the liver."""
+    """Name regions whose hottest voxel shows water density on CT (renal pelvis, ureter), below the liver; in a
+    crop, where nothing places them, only regions of water throughout."""
     rule = context.rule("urinary")
     if rule is None:
         return
     for c in undecided(candidates):
-        if c.core_hu is not None and within(c.core_hu, rule["core_hu"]) and (not context.shows_trunk or in_liver_window(
-                context, c.centroid, [-np.inf, rule["max_above_liver_mm"]], [rule["min_depth_fraction"], 1.0])):
+        if c.core_hu is None or not within(c.core_hu, rule["core_hu"]):
+            continue
+        if _urine_here(c, context, rule):
             c.reason = "urinary tract"
+
+
+def _urine_here(c: Candidate, context: Context, rule: dict[str, Any]) -> bool:
+    """Below the liver where the trunk places it; in a crop, a region of water throughout."""
+    if not context.shows_trunk:
+        return _water_throughout(c, rule)
+    return in_liver_window(context, c.centroid, [-np.inf, rule["max_above_liver_mm"]],
+                           [rule["min_depth_fraction"], 1.0])
+
+
+def _water_throughout(c: Candidate, rule: dict[str, Any]) -> bool:
+    """The region's median HU is that of urine (a region in water), not of solid tissue."""
+    return c.median_hu is not None and c.median_hu <= rule["crop_max_median_hu"]
