@@ -28,8 +28,8 @@ from petseg.infer.gate import GateVerdict, classify, split_classifier
 from petseg.infer.models import ModelFolder, load_model_folder
 from petseg.infer.postprocess import apply_postprocessing
 from petseg.io.images import Volume
-from petseg.models.settings import InferenceOptions, window_gate
-from petseg.models.windows import WindowCount, network_predictor, sliding_probability, uptake_gate
+from petseg.models.settings import InferenceOptions, WindowSettings, window_gate
+from petseg.models.windows import WindowCount, WindowPredictor, network_predictor, sliding_probability, uptake_gate
 from petseg.preprocess import preprocess_study
 
 
@@ -67,6 +67,7 @@ class Predictor:
         self.decision = decide(self.models, self.options.ensemble, self.options.threshold)
         # A cascade's first-stage mask is the one the first stage alone would give (its own calibration).
         self.first_stage_decision = decide(self.stages.first, self.options.ensemble) if self.stages.second else None
+        self._engines: dict[tuple, WindowPredictor] = {}  # OpenVINO models, compiled once per model and settings
 
     def predict(self, study: Study) -> Prediction:
         """Probability, thresholded and post-processed mask of one study, on its PET grid."""
@@ -126,10 +127,21 @@ class Predictor:
         active = uptake_gate(prepared.suv, settings.gate_suv)
         if active is not None and not active.any():  # no uptake anywhere: nothing can be a lesion
             return np.zeros(study.suv.shape, np.float32), WindowCount()
-        if settings.channels_last:
-            model.network.to(memory_format=torch.channels_last_3d)
-        probability, windows = sliding_probability(network_predictor(model.network, settings), prepared.image,
+        probability, windows = sliding_probability(self._window_predictor(model, settings), prepared.image,
                                                    settings, active, self.device)
         if not prepared.grid.same_grid(study.suv):  # back to the PET grid
             probability = resample_onto(prepared.grid.with_array(probability), study.suv, sitk.sitkLinear, 0.0).array
         return np.clip(probability, 0.0, 1.0).astype(np.float32), windows
+
+    def _window_predictor(self, model: ModelFolder, settings: WindowSettings) -> WindowPredictor:
+        """The network of `model` as the settings' engine runs it (OpenVINO: converted and compiled once)."""
+        if settings.engine != "openvino" or model.weights is None:
+            if settings.channels_last:
+                model.network.to(memory_format=torch.channels_last_3d)
+            return network_predictor(model.network, settings)
+        key = (model.path, settings.roi_zyx, settings.dtype, settings.flips)
+        if key not in self._engines:
+            from petseg.models.engines import openvino_predictor
+
+            self._engines[key] = openvino_predictor(model.network, model.weights, len(model.recipe.inputs), settings)
+        return self._engines[key]

@@ -6,11 +6,13 @@ command line's, else the recipe's `inference.overlap` (its default in `petseg.re
 command line's, else the ensemble's calibrated gate (`petseg calibrate`) up to the tracer's ceiling, else the
 tracer's (`petseg.tracers`); precision = `petseg.device.precision` (fp16 on GPUs for recipes with `training.amp`,
 the rule training uses too; bfloat16 with channels-last on CPUs that have it natively unless float32 is asked
-for). Training validation resolves the same settings (no flips, no gate). Below both `train` and `infer`.
+for); engine = OpenVINO on CPUs where it is installed (`petseg[cpu-fast]`), else PyTorch (`engine_for`).
+Training validation resolves the same settings (no flips, no gate, PyTorch). Below both `train` and `infer`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -25,6 +27,7 @@ from petseg.tracers import Tracer
 
 DEFAULT_BATCH = 2  # windows per network pass
 ENSEMBLES = ("mean", "vote")
+ENGINES = ("auto", "torch", "openvino")  # auto: OpenVINO on CPUs where installed, else PyTorch
 
 Flips = tuple[tuple[int, ...], ...]
 
@@ -49,6 +52,26 @@ class WindowSettings:
     channels_last: bool  # channels-last-3d memory order (pays off with bfloat16 on CPUs)
     batch_size: int
     progress: bool
+    engine: str = "torch"  # "torch" or "openvino" (see `engine_for`)
+
+
+def openvino_installed() -> bool:
+    """True when OpenVINO can be imported (the `cpu-fast` extra)."""
+    return importlib.util.find_spec("openvino") is not None
+
+
+def engine_for(asked: str, device: torch.device) -> str:
+    """The engine a model's windows run on: `asked`, where auto is OpenVINO on CPUs where it is installed, else
+    PyTorch."""
+    if asked not in ENGINES:
+        raise PetsegError(f"engine is {', '.join(ENGINES)}, got {asked!r}")
+    if asked == "openvino":
+        if device.type != "cpu":
+            raise PetsegError("the OpenVINO engine runs on the CPU; choose the CPU device or the torch engine")
+        if not openvino_installed():
+            raise PetsegError("the OpenVINO engine needs OpenVINO: pip install 'petseg[cpu-fast]'")
+        return "openvino"
+    return "openvino" if asked == "auto" and device.type == "cpu" and openvino_installed() else "torch"
 
 
 @dataclass(frozen=True)
@@ -65,6 +88,7 @@ class InferenceOptions:
     threshold: float | None = None  # None: the calibration's, else the models'
     progress: bool = True
     threads: int | None = None  # CPU threads for torch; None: the CPUs this process may use
+    engine: str = "auto"  # see `engine_for`
 
     def __post_init__(self) -> None:
         if self.ensemble not in ENSEMBLES:
@@ -75,6 +99,8 @@ class InferenceOptions:
             raise PetsegError(f"--overlap is a fraction in [0, 1), got {self.overlap}")
         if self.threshold is not None and not 0.0 < self.threshold < 1.0:
             raise PetsegError(f"--threshold is a probability in (0, 1), got {self.threshold}")
+        if self.engine not in ENGINES:
+            raise PetsegError(f"engine is {', '.join(ENGINES)}, got {self.engine!r}")
 
     def resolve(self, recipe: Recipe, device: torch.device, gate_suv: float) -> WindowSettings:
         """The concrete settings of one model (its recipe) run on `device` with the window gate `gate_suv` (the
@@ -83,12 +109,12 @@ class InferenceOptions:
         dtype = precision(device, recipe.training.amp, self.bf16)
         return WindowSettings(recipe.roi_zyx, overlap, gate_suv, tuple(tuple(f) for f in self.flips), dtype,
                               dtype is torch.bfloat16 and device.type == "cpu", self.batch_size,
-                              self.progress and progress_visible())
+                              self.progress and progress_visible(), engine_for(self.engine, device))
 
     def for_validation(self) -> InferenceOptions:
         """The options of validation during training: the same windows, one pass (every window is run: resolve
         with gate 0)."""
-        return replace(self, flips=((),), gate_suv=0.0, progress=False)
+        return replace(self, flips=((),), gate_suv=0.0, progress=False, engine="torch")
 
 
 def window_gate(asked: float | None, calibrated: float | None, tracer: Tracer) -> float:
