@@ -5,14 +5,14 @@ The decision for a set of models: the threshold asked for on the command line, e
 exactly these models, else the models' own thresholds (mean; 0.5 for a majority vote); post-processing from
 the calibration, else none. The held-out probabilities are MONAI's (every window run). The calibration also
 holds the ensemble's window gate: the highest SUV at which, on every held-out study, every lesion voxel still
-lies in a window that runs and no skipped window touches the ensemble's mask, so that the gated masks are
-MONAI's masks exactly (skipping only lowers probabilities, so it never adds a voxel).
+lies in the core of a window that runs and the skipped windows' share of the weight is too small anywhere to
+take a voxel off the ensemble's mask, so that the gated masks are MONAI's masks exactly (skipping only lowers
+probabilities, by at most the skipped share, so it never adds a voxel).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,7 +26,6 @@ from petseg.errors import PetsegError
 from petseg.infer.models import ModelFolder
 from petseg.infer.threshold import HeldOutCase, choose_postprocessing, choose_threshold, score
 from petseg.io.atomic import write_json_atomic
-from petseg.models.settings import WindowSettings
 from petseg.models.windows import window_coverage
 from petseg.preprocess import preprocess_study
 from petseg.tracers import Tracer
@@ -73,36 +72,52 @@ def decide(models: list[ModelFolder], ensemble: str, threshold: float | None = N
     return Decision(own, {}, "models")
 
 
-def safe_gate(predictor: Predictor, study: Study, mask: np.ndarray) -> float:
-    """The highest of `GATE_CANDIDATES` at which, for every model of the ensemble, the windows that run cover every
-    lesion voxel of `study` and no skipped window touches `mask` (the ensemble's, PET grid); 0 when none is."""
-    gate = math.inf
+def safe_gate(predictor: Predictor, study: Study, probability: np.ndarray, thresholds: list[float]) -> float:
+    """The highest of `GATE_CANDIDATES` at which, for every model of the ensemble, the cores of the windows that run
+    cover every lesion voxel of `study`, and the ensemble's mask (`probability >= t`, PET grid, MONAI's: every window
+    run) stays the same at every threshold t of `thresholds` (see `mask_kept`); 0 when none is."""
     stage1 = {"stage1": study.suv.with_array(np.zeros(study.suv.shape, np.uint8))}  # only the grid matters here
-    predicted = study.suv.with_array(mask.astype(np.uint8))
+    members = []
     for model in predictor.models:
         settings = predictor.options.resolve(model.recipe, predictor.device, gate_suv=0.0)  # its windows' places
         prepared = preprocess_study(study, model.recipe, model.fingerprint, stage1)
         lesion = prepared.label > 0 if prepared.label is not None else np.zeros(prepared.suv.shape, bool)
-        on_grid = resample_onto(predicted, prepared.grid, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8).array > 0
-        gate = min(gate, highest_safe_gate(prepared.suv, lesion, on_grid, settings))
-    return gate
-
-
-def highest_safe_gate(suv: np.ndarray, lesion: np.ndarray, mask: np.ndarray, settings: WindowSettings) -> float:
-    """Binary search over `GATE_CANDIDATES` (a higher gate runs fewer windows) for the highest gate whose running
-    windows cover every `lesion` voxel while no skipped window touches `mask`; 0 when even the lowest fails."""
+        members.append((settings, prepared, lesion))
+    probability = np.asarray(probability, dtype=np.float32)
 
     def safe(gate: float) -> bool:
-        ran, skipped = window_coverage(suv >= gate, settings)
-        return bool(ran[lesion].all()) and not skipped[mask].any()
+        share = np.zeros(study.suv.shape, np.float32)
+        for settings, prepared, lesion in members:
+            covered, skipped = window_coverage(prepared.suv >= gate, settings)
+            if not covered[lesion].all():
+                return False
+            if not prepared.grid.same_grid(study.suv):  # the share goes back as the probability does
+                skipped = resample_onto(prepared.grid.with_array(skipped), study.suv, sitk.sitkLinear, 0.0).array
+            share += skipped / len(members)
+        return all(mask_kept(probability, share, t, predictor.options.ensemble) for t in thresholds)
 
+    return highest_safe(safe)
+
+
+def mask_kept(probability: np.ndarray, share: np.ndarray, threshold: float, ensemble: str) -> bool:
+    """Whether gated windows whose skipped share of the weight is `share` keep MONAI's mask `probability >= threshold`.
+    A skipped window lowers a voxel's probability by at most its share (the network's output is at most 1) and
+    never raises it, so every voxel of the mask with p - share >= threshold stays, and no voxel joins. A majority
+    vote of the models' own masks has no such bound: there no skipped window may touch the mask."""
+    mask = probability >= threshold
+    if ensemble == "vote":
+        return not (share[mask] > 0).any()
+    return bool((probability[mask] - share[mask] >= threshold).all())
+
+
+def highest_safe(safe: Callable[[float], bool]) -> float:
+    """Binary search over `GATE_CANDIDATES` (a higher gate runs fewer windows, so a gate above an unsafe one is
+    unsafe) for the highest safe gate; 0 when even the lowest is unsafe."""
     low, high = -1, len(GATE_CANDIDATES) - 1  # invariant: the candidates up to `low` are safe
     while low < high:
         middle = (low + high + 1) // 2
         low, high = (middle, high) if safe(GATE_CANDIDATES[middle]) else (low, middle - 1)
     return GATE_CANDIDATES[low] if low >= 0 else 0.0
-
-
 
 
 def held_out_cases(predictor: Predictor, entries: list[DatalistEntry], tracer: Tracer,
@@ -129,8 +144,8 @@ def calibrate(predictor: Predictor, entries: list[DatalistEntry], objective: str
     cases = held_out_cases(predictor, entries, tracer, progress)
     threshold, sweep = choose_threshold(cases, objective)
     steps, trials = choose_postprocessing(cases, threshold, objective, tracer)
-    lowest = min([threshold, *([steps["candidates"]["threshold"]] if "candidates" in steps else [])])
-    gate = min(safe_gate(predictor, c.study, c.probability >= lowest) for c in cases)  # type: ignore[arg-type]
+    thresholds = [threshold, *([float(steps["candidates"]["threshold"])] if "candidates" in steps else [])]
+    gate = min(safe_gate(predictor, c.study, c.probability, thresholds) for c in cases)  # type: ignore[arg-type]
     if not any(c.label.any() for c in cases):
         gate = None  # without a held-out lesion nothing says which gate keeps lesions
     result = {"members": sorted(m.name for m in predictor.models), "objective": objective, "tracer": tracer.name,

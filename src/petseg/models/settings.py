@@ -53,6 +53,7 @@ class WindowSettings:
     batch_size: int
     progress: bool
     engine: str = "torch"  # "torch" or "openvino" (see `engine_for`)
+    gate_core: bool = True  # a window runs when its core holds an active voxel (else: anywhere in it)
 
 
 def openvino_installed() -> bool:
@@ -89,6 +90,7 @@ class InferenceOptions:
     progress: bool = True
     threads: int | None = None  # CPU threads for torch; None: the CPUs this process may use
     engine: str = "auto"  # see `engine_for`
+    gate_core: bool = True  # gate on the window's core (petseg.models.windows), else on the whole window
 
     def __post_init__(self) -> None:
         if self.ensemble not in ENSEMBLES:
@@ -109,7 +111,8 @@ class InferenceOptions:
         dtype = precision(device, recipe.training.amp, self.bf16)
         return WindowSettings(recipe.roi_zyx, overlap, gate_suv, tuple(tuple(f) for f in self.flips), dtype,
                               dtype is torch.bfloat16 and device.type == "cpu", self.batch_size,
-                              self.progress and progress_visible(), engine_for(self.engine, device))
+                              self.progress and progress_visible(), engine_for(self.engine, device),
+                              self.gate_core)
 
     def for_validation(self) -> InferenceOptions:
         """The options of validation during training: the same windows, one pass (every window is run: resolve
