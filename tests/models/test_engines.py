@@ -14,7 +14,7 @@ from monai.inferers import sliding_window_inference
 
 from petseg.errors import PetsegError
 from petseg.models.networks import build_network
-from petseg.models.settings import InferenceOptions, engine_for, openvino_installed
+from petseg.models.settings import OPENVINO_MIN_PARAMETERS, InferenceOptions, engine_for, openvino_installed
 from petseg.models.windows import network_predictor, sliding_probability
 from petseg.recipe import as_yaml, load_recipe
 
@@ -53,9 +53,10 @@ def test_without_the_extra_auto_runs_pytorch(monkeypatch):
         InferenceOptions(engine="onnx")
 
 
-def test_gpus_and_validation_run_pytorch(monkeypatch):
+def test_gpus_validation_and_tiny_networks_run_pytorch(monkeypatch):
     monkeypatch.setattr("petseg.models.settings.openvino_installed", lambda: True)
-    assert engine_for("auto", CPU) == "openvino"
+    assert engine_for("auto", CPU) == "openvino" == engine_for("auto", CPU, OPENVINO_MIN_PARAMETERS)
+    assert engine_for("auto", CPU, 150_000) == "torch" and engine_for("openvino", CPU, 150_000) == "openvino"
     assert engine_for("auto", torch.device("cuda")) == "torch"
     assert engine_for("torch", CPU) == "torch"
     assert fp32("auto").for_validation().resolve(RECIPE, CPU, 0.0).engine == "torch"

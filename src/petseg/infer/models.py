@@ -32,6 +32,11 @@ class ModelFolder:
         return self.path.resolve().name
 
     @property
+    def parameters(self) -> int:
+        """The network's parameters (the CPU engine's choice depends on its size)."""
+        return sum(p.numel() for p in self.network.parameters())
+
+    @property
     def task(self) -> str:
         """'segmentation' or 'classification' (the MIP gate)."""
         return self.recipe.task

@@ -122,7 +122,7 @@ class Predictor:
 
     def _one_model(self, model: ModelFolder, study: Study, inputs: dict[str, Volume], gate_suv: float
                    ) -> tuple[np.ndarray, WindowCount]:
-        settings = self.options.resolve(model.recipe, self.device, gate_suv)
+        settings = self.options.resolve(model.recipe, self.device, gate_suv, model.parameters)
         prepared = preprocess_study(study, model.recipe, model.fingerprint, inputs)
         active = uptake_gate(prepared.suv, settings.gate_suv)
         if active is not None and not active.any():  # no uptake anywhere: nothing can be a lesion

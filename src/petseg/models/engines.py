@@ -71,8 +71,10 @@ def converted_model(network: nn.Module, weights: Path, channels: int, roi_zyx: t
     if xml.is_file() and xml.with_suffix(".bin").is_file():
         debug(f"OpenVINO model from the cache: {xml}")
         return ov.Core().read_model(xml)
-    with torch.no_grad():
-        model = ov.convert_model(ProbabilityGraph(network).eval(), example_input=torch.zeros(1, channels, *roi_zyx))
+    example = torch.zeros(1, channels, *roi_zyx)
+    with torch.no_grad():  # traced once, without torch's re-run check (it doubles a large network's conversion)
+        traced = torch.jit.trace(ProbabilityGraph(network).eval(), example, check_trace=False)
+        model = ov.convert_model(traced, example_input=example)
     try:
         store(model, folder, key)
     except OSError as error:

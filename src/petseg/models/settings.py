@@ -6,7 +6,8 @@ command line's, else the recipe's `inference.overlap` (its default in `petseg.re
 command line's, else the ensemble's calibrated gate (`petseg calibrate`) up to the tracer's ceiling, else the
 tracer's (`petseg.tracers`); precision = `petseg.device.precision` (fp16 on GPUs for recipes with `training.amp`,
 the rule training uses too; bfloat16 with channels-last on CPUs that have it natively unless float32 is asked
-for); engine = OpenVINO on CPUs where it is installed (`petseg[cpu-fast]`), else PyTorch (`engine_for`).
+for); engine = OpenVINO on CPUs where it is installed (`petseg[cpu-fast]`) for networks that are not tiny, else
+PyTorch (`engine_for`).
 Training validation resolves the same settings (no flips, no gate, PyTorch). Below both `train` and `infer`.
 """
 
@@ -28,6 +29,10 @@ from petseg.tracers import Tracer
 DEFAULT_BATCH = 2  # windows per network pass
 ENSEMBLES = ("mean", "vote")
 ENGINES = ("auto", "torch", "openvino")  # auto: OpenVINO on CPUs where installed, else PyTorch
+# Below this many parameters `auto` keeps PyTorch: the 0.15 M tiny UNet's 96^3 window is faster in PyTorch (bf16 +
+# channels-last) than on OpenVINO, whose first inference also costs a start-up; the seed networks (15-87 M) run
+# 1.6-6.9x faster on OpenVINO (docs/benchmarks.md, issue 24).
+OPENVINO_MIN_PARAMETERS = 1_000_000
 
 Flips = tuple[tuple[int, ...], ...]
 
@@ -61,9 +66,9 @@ def openvino_installed() -> bool:
     return importlib.util.find_spec("openvino") is not None
 
 
-def engine_for(asked: str, device: torch.device) -> str:
-    """The engine a model's windows run on: `asked`, where auto is OpenVINO on CPUs where it is installed, else
-    PyTorch."""
+def engine_for(asked: str, device: torch.device, parameters: int | None = None) -> str:
+    """The engine a model's windows run on: `asked`, where auto is OpenVINO on CPUs where it is installed for
+    networks of at least `OPENVINO_MIN_PARAMETERS` (None: not known, taken as large), else PyTorch."""
     if asked not in ENGINES:
         raise PetsegError(f"engine is {', '.join(ENGINES)}, got {asked!r}")
     if asked == "openvino":
@@ -72,7 +77,8 @@ def engine_for(asked: str, device: torch.device) -> str:
         if not openvino_installed():
             raise PetsegError("the OpenVINO engine needs OpenVINO: pip install 'petseg[cpu-fast]'")
         return "openvino"
-    return "openvino" if asked == "auto" and device.type == "cpu" and openvino_installed() else "torch"
+    large = parameters is None or parameters >= OPENVINO_MIN_PARAMETERS
+    return "openvino" if asked == "auto" and device.type == "cpu" and large and openvino_installed() else "torch"
 
 
 @dataclass(frozen=True)
@@ -104,14 +110,15 @@ class InferenceOptions:
         if self.engine not in ENGINES:
             raise PetsegError(f"engine is {', '.join(ENGINES)}, got {self.engine!r}")
 
-    def resolve(self, recipe: Recipe, device: torch.device, gate_suv: float) -> WindowSettings:
-        """The concrete settings of one model (its recipe) run on `device` with the window gate `gate_suv` (the
-        ensemble's, for the study: `window_gate`)."""
+    def resolve(self, recipe: Recipe, device: torch.device, gate_suv: float, parameters: int | None = None
+                ) -> WindowSettings:
+        """The concrete settings of one model (its recipe, its network's `parameters`) run on `device` with the
+        window gate `gate_suv` (the ensemble's, for the study: `window_gate`)."""
         overlap = self.overlap if self.overlap is not None else recipe.inference.overlap
         dtype = precision(device, recipe.training.amp, self.bf16)
         return WindowSettings(recipe.roi_zyx, overlap, gate_suv, tuple(tuple(f) for f in self.flips), dtype,
                               dtype is torch.bfloat16 and device.type == "cpu", self.batch_size,
-                              self.progress and progress_visible(), engine_for(self.engine, device),
+                              self.progress and progress_visible(), engine_for(self.engine, device, parameters),
                               self.gate_core)
 
     def for_validation(self) -> InferenceOptions:
