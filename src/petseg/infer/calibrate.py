@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,6 +46,7 @@ class Decision:
     postprocess: dict[str, Any] = field(default_factory=dict)
     source: str = "models"  # of the threshold: "command line", "calibration" or "models"
     gate_suv: float | None = None  # the calibrated window gate, if any
+    gate_core: bool = True  # whether that gate was calibrated on windows' cores (else on whole windows)
 
 
 def load_calibration(models: list[ModelFolder]) -> dict[str, Any] | None:
@@ -64,22 +65,25 @@ def decide(models: list[ModelFolder], ensemble: str, threshold: float | None = N
     """The decision for `models` combined by `ensemble` (see the module docstring)."""
     calibration = load_calibration(models) or {}
     steps, gate = dict(calibration.get("postprocess", {})), calibration.get("gate_suv")
+    core = bool(calibration.get("gate_core", False))  # calibrations before the core gate gated whole windows
     if threshold is not None:
-        return Decision(float(threshold), steps, "command line", gate)
+        return Decision(float(threshold), steps, "command line", gate, core)
     if calibration:
-        return Decision(float(calibration["threshold"]), steps, "calibration", gate)
+        return Decision(float(calibration["threshold"]), steps, "calibration", gate, core)
     own = VOTE_MAJORITY if ensemble == "vote" else float(np.mean([m.threshold for m in models]))
     return Decision(own, {}, "models")
 
 
-def safe_gate(predictor: Predictor, study: Study, probability: np.ndarray, thresholds: list[float]) -> float:
+def safe_gate(predictor: Predictor, study: Study, probability: np.ndarray, thresholds: list[float],
+              core: bool = True) -> float:
     """The highest of `GATE_CANDIDATES` at which, for every model of the ensemble, the cores of the windows that run
-    cover every lesion voxel of `study`, and the ensemble's mask (`probability >= t`, PET grid, MONAI's: every window
-    run) stays the same at every threshold t of `thresholds` (see `mask_kept`); 0 when none is."""
+    (`core`; else the whole windows) cover every lesion voxel of `study`, and the ensemble's mask (`probability >= t`,
+    PET grid, MONAI's: every window run) stays the same at every threshold t of `thresholds` (see `mask_kept`); 0 when
+    none is."""
     stage1 = {"stage1": study.suv.with_array(np.zeros(study.suv.shape, np.uint8))}  # only the grid matters here
     members = []
     for model in predictor.models:
-        settings = predictor.options.resolve(model.recipe, predictor.device, gate_suv=0.0)  # its windows' places
+        settings = replace(predictor.options.resolve(model.recipe, predictor.device, gate_suv=0.0), gate_core=core)
         prepared = preprocess_study(study, model.recipe, model.fingerprint, stage1)
         lesion = prepared.label > 0 if prepared.label is not None else np.zeros(prepared.suv.shape, bool)
         members.append((settings, prepared, lesion))
@@ -120,6 +124,18 @@ def highest_safe(safe: Callable[[float], bool]) -> float:
     return GATE_CANDIDATES[low] if low >= 0 else 0.0
 
 
+def choose_gate(predictor: Predictor, cases: list[HeldOutCase], thresholds: list[float], tracer: Tracer
+                ) -> tuple[bool, float]:
+    """(core, gate): the safe gate on windows' cores, unless gating whole windows is safe at a higher gate up to
+    the tracer's ceiling (the core gate runs fewer windows at the same gate, but may keep a mask only at a lower
+    one: a skipped window's periphery may reach the mask)."""
+    safe = {core: min(safe_gate(predictor, c.study, c.probability, thresholds, core)  # type: ignore[arg-type]
+                      for c in cases) for core in (True, False)}
+    ceiling = tracer.gate_ceiling_suv
+    core = min(safe[True], ceiling) >= min(safe[False], ceiling)
+    return core, safe[core]
+
+
 def held_out_cases(predictor: Predictor, entries: list[DatalistEntry], tracer: Tracer,
                    progress: Callable[[Iterable], Iterable] | None = None) -> list[HeldOutCase]:
     """The ensemble's probabilities on studies with ground truth, every window run (MONAI's sliding window), in
@@ -145,11 +161,12 @@ def calibrate(predictor: Predictor, entries: list[DatalistEntry], objective: str
     threshold, sweep = choose_threshold(cases, objective)
     steps, trials = choose_postprocessing(cases, threshold, objective, tracer)
     thresholds = [threshold, *([float(steps["candidates"]["threshold"])] if "candidates" in steps else [])]
-    gate = min(safe_gate(predictor, c.study, c.probability, thresholds) for c in cases)  # type: ignore[arg-type]
+    core, gate = choose_gate(predictor, cases, thresholds, tracer)
     if not any(c.label.any() for c in cases):
         gate = None  # without a held-out lesion nothing says which gate keeps lesions
     result = {"members": sorted(m.name for m in predictor.models), "objective": objective, "tracer": tracer.name,
-              "threshold": threshold, "postprocess": steps, "gate_suv": gate, "cases": [c.case for c in cases],
+              "threshold": threshold, "postprocess": steps, "gate_suv": gate, "gate_core": core,
+              "cases": [c.case for c in cases],
               "at_0.5": score(cases, 0.5, {}), "chosen": score(cases, threshold, steps),
               "sweep": sweep, "trials": trials}
     for model in predictor.models:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,13 @@ class Predictor:
         study's tracer's ceiling, else the tracer's default."""
         return window_gate(self.options.gate_suv, self.decision.gate_suv, study.tracer)
 
+    def gate_core(self) -> bool:
+        """Whether windows are gated on their cores: as calibrated when the calibrated gate is used, else the
+        options' (the core, by default)."""
+        if self.options.gate_suv is None and self.decision.gate_suv is not None:
+            return self.decision.gate_core
+        return self.options.gate_core
+
     def probabilities(self, study: Study, gate_suv: float) -> tuple[np.ndarray, WindowCount]:
         """The ensemble's probability map on the PET grid (cascade included), before any threshold, and the
         windows placed and run at the window gate `gate_suv` (0: every window, MONAI's result)."""
@@ -105,7 +112,7 @@ class Predictor:
                      "threshold": prediction.decision.threshold, "threshold_source": prediction.decision.source,
                      "ensemble": self.options.ensemble, "flips": [list(f) for f in self.options.flips],
                      "postprocess": prediction.decision.postprocess, "windows": prediction.windows.as_dict(),
-                     "gate_suv": prediction.gate_suv}
+                     "gate_suv": prediction.gate_suv, "gate_region": "core" if self.gate_core() else "window"}
         if prediction.gate is not None:
             described["gate"] = prediction.gate.as_dict()
         return described
@@ -122,7 +129,8 @@ class Predictor:
 
     def _one_model(self, model: ModelFolder, study: Study, inputs: dict[str, Volume], gate_suv: float
                    ) -> tuple[np.ndarray, WindowCount]:
-        settings = self.options.resolve(model.recipe, self.device, gate_suv, model.parameters)
+        settings = replace(self.options.resolve(model.recipe, self.device, gate_suv, model.parameters),
+                           gate_core=self.gate_core())
         prepared = preprocess_study(study, model.recipe, model.fingerprint, inputs)
         active = uptake_gate(prepared.suv, settings.gate_suv)
         if active is not None and not active.any():  # no uptake anywhere: nothing can be a lesion
