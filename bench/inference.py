@@ -1,50 +1,75 @@
-"""Benchmark: whole-body inference, MONAI `sliding_window_inference` vs `petseg predict`'s predictor, in one run.
+"""Benchmark: whole-body inference, `petseg predict` against MONAI's script at the same precision, process by process.
 
-Studies: the shared real whole-body FDG PET of STS_001 (GE, 267 x 128 x 128 at 4.7 x 4.7 x 3.3 mm, converted
-from DICOM as `petseg convert` does) and a full-size phantom (400 x 400 x 326). Two measurements:
+Studies (`petseg predict --input` folders of suv.nii.gz): the shared real whole-body FDG PET of STS_001 (GE,
+267 x 128 x 128 at 4.7 x 4.7 x 3.3 mm, converted from DICOM as `petseg convert` does) and a full-size phantom
+(`petseg phantom --size full`, 400 x 400 x 326, seed 3). Networks: a trained PET-only UNet (`--model`: tiny_unet
+trained with `--param "inputs=[pet]"` at 2 x 2 x 3 mm; its calibration on its held-out fold gives the gate
+`predict` uses), and the seed-000 SegResNetDS and seed-004 DynUNet with random weights at that gate (speed does
+not depend on the weights); all at a 96^3 ROI and overlap 0.25.
 
-- speed: the seed-000 SegResNetDS and seed-004 DynUNet with random weights (speed does not depend on them), the
-  same 96^3 ROI and overlap for both. MONAI: the recipe's preprocessing + `sliding_window_inference` (fp32,
-  Gaussian, every window). petseg: the `Predictor` on a model folder (preprocessing, gated windows, resampling
-  back, threshold) with bfloat16 where the CPU has it natively, at the tracer's gate (SUV 1.5, an uncalibrated
-  model) and at the gate `petseg predict` uses after `petseg calibrate` chose one for the trained tiny_unet at the
-  same ROI on its held-out fold (up to the tracer's ceiling; `--gate` to give one). Each runs in its own process.
-- agreement: that trained tiny_unet (given with --model, else trained here on fold 0 of the shared IBSI cohort with
-  its defaults), calibrated at a 96^3 ROI: binary masks of petseg (tracer gate, and calibrated as `petseg predict`
-  runs it) against MONAI's (fp32, every window): Dice and the lesions (18-connected components of MONAI's mask)
-  petseg loses.
+Each measurement is a fresh process, alternating MONAI and petseg, with the same threads (`--threads`, torch's,
+OpenMP's and OpenVINO's):
+- MONAI: `bench/monai_script.py` (the recipe's preprocessing, `sliding_window_inference` with every window,
+  bf16 = `torch.autocast(bfloat16)` + channels-last, or fp32; resampled back, thresholded, mask written);
+- petseg: `petseg predict --model M --input S -o O` with its defaults (OpenVINO when the cpu-fast extra is
+  installed, the core window gate at the calibrated gate up to the tracer's ceiling), `--fp32` for fp32.
+Per study: MONAI's reading-to-writing seconds against the study's seconds in petseg's summary.csv (reading,
+windows, resampling, post-processing, quantification, regions, writing); process: the whole command's wall time.
+Masks: Dice of petseg's against MONAI's at the same precision, and the lesions (18-connected components of MONAI's
+mask) petseg loses. A first petseg run per model converts it for OpenVINO (cached in the model folder; timed apart).
 
-Run: .venv/bin/python bench/inference.py [--studies sts001 phantom] [--networks ...] [--gate G] [--model DIR]
-Target (issue 16): petseg >= 3x MONAI on the real STS_001 at 96^3 and overlap 0.25, masks at Dice >= 0.99.
+Run: flock /work/proto/heavy.lock python bench/inference.py --model UNET_DIR [--studies ...] [--networks ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
-import multiprocessing
 import os
 import platform
-import resource
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import cc3d
 import numpy as np
-import torch
-import yaml
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "real"
+RANDOM = {"segresnetds": "auto3dseg_segresnet", "dynunet": "hadlich_dynunet"}
 
 
-def random_model_folder(recipe_name: str, roi: int, overlap: float, folder: Path) -> Path:
-    """A model folder holding `recipe_name`'s network with random weights (a seeded init)."""
+def prepare_studies(names: list[str], folder: Path) -> dict[str, Path]:
+    """An --input folder per study, holding <case>/suv.nii.gz."""
+    from petseg.data.dicom_study import load_dicom_study
+    from petseg.data.phantom import make_phantom_study
+    from petseg.io.images import write_volume
+
+    studies = {}
+    for name in names:
+        case = folder / name / "case"
+        case.mkdir(parents=True, exist_ok=True)
+        study = (load_dicom_study(SHARED / "sts_001_wb_pet_rtstruct" / "pet") if name == "sts001"
+                 else make_phantom_study(seed=3, size="full").study)
+        write_volume(study.suv, case / "suv.nii.gz")
+        studies[name] = folder / name
+    return studies
+
+
+def random_model_folder(recipe_name: str, like: Path, folder: Path) -> Path:
+    """`recipe_name`'s network with seeded random weights (its own inputs), at `like`'s ROI and overlap."""
+    import torch
+
     from petseg.models.networks import build_network
-    from petseg.recipe import as_yaml, load_recipe
+    from petseg.recipe import as_yaml, load_recipe, read_recipe_file
 
-    recipe = load_recipe(recipe_name, {"inference.roi_size": f"[{roi}, {roi}, {roi}]",
-                                       "inference.overlap": str(overlap)})
+    inference = read_recipe_file(like / "recipe.yaml").inference
+    recipe = load_recipe(recipe_name, {"inference.roi_size": str(list(inference.roi_size)),
+                                       "inference.overlap": str(inference.overlap)})
     torch.manual_seed(0)
     network = build_network(recipe.network, len(recipe.inputs))
     folder.mkdir(parents=True, exist_ok=True)
@@ -54,185 +79,120 @@ def random_model_folder(recipe_name: str, roi: int, overlap: float, folder: Path
     return folder
 
 
-def with_roi(model: Path, roi: int, overlap: float, folder: Path) -> Path:
-    """A copy of a trained model folder whose recipe runs `roi`^3 windows at `overlap`."""
-    import shutil
-
-    shutil.copytree(model, folder, ignore=shutil.ignore_patterns("cache", "calibration.json"))
-    recipe = yaml.safe_load((folder / "recipe.yaml").read_text())
-    recipe.setdefault("inference", {}).update(roi_size=[roi] * 3, overlap=overlap)
-    (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
-    return folder
-
-
-def _monai(folder: str, study) -> np.ndarray:
-    from monai.inferers import sliding_window_inference
-
-    from petseg.data.study import resample_onto
-    from petseg.infer.models import load_model_folder
-    from petseg.models.settings import InferenceOptions
-    from petseg.models.windows import network_predictor
-    from petseg.preprocess import preprocess_study
-
-    model = load_model_folder(folder, torch.device("cpu"))
-    settings = InferenceOptions(batch_size=1, progress=False, bf16=False).resolve(model.recipe, torch.device("cpu"),
-                                                                                    gate_suv=0.0)
-    prepared = preprocess_study(study, model.recipe, model.fingerprint)
-    output = sliding_window_inference(torch.from_numpy(prepared.image)[None], settings.roi_zyx, 1,
-                                      network_predictor(model.network, settings), overlap=settings.overlap,
-                                      mode="gaussian")[0, 0].numpy()
-    import SimpleITK as sitk
-
-    return resample_onto(prepared.grid.with_array(output), study.suv, sitk.sitkLinear, 0.0).array
-
-
-def _measure(method: str, folder: str, study_dir: str, gate: float | None, queue) -> None:
-    from petseg.device import use_threads
-
-    use_threads()
-    from petseg.data.study import load_study
-
-    study = load_study(Path(study_dir) / "suv.nii.gz", None)
-    start = time.perf_counter()
-    windows = None
-    if method == "monai":
-        probability = _monai(folder, study)
-    else:
-        from petseg.infer.predictor import Predictor
-        from petseg.models.settings import InferenceOptions
-
-        prediction = Predictor([folder], InferenceOptions(batch_size=1, progress=False, gate_suv=gate)).predict(study)
-        probability, windows = prediction.probability.array, prediction.windows.as_dict()
-    seconds = time.perf_counter() - start
-    np.save(Path(study_dir) / f"mask_{method}_{gate}.npy", probability >= 0.5)
-    queue.put({"seconds": seconds, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
-               "windows": windows})
-
-
-def measure(method: str, folder: Path, study_dir: Path, gate: float | None = None) -> dict:
-    """Seconds, peak RSS and windows of one method in a fresh process (its mask saved beside the study)."""
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=_measure, args=(method, str(folder), str(study_dir), gate, queue))
-    process.start()
-    result = queue.get()
-    process.join()
-    return result
-
-
-def agreement(study_dir: Path, gate: float | None) -> tuple[float, int, int]:
-    """(Dice, MONAI lesions, lesions petseg loses) of petseg's mask at `gate` against MONAI's."""
-    ours, theirs = np.load(study_dir / f"mask_petseg_{gate}.npy"), np.load(study_dir / "mask_monai_None.npy")
-    total = ours.sum() + theirs.sum()
-    dice = 1.0 if total == 0 else 2 * float((ours & theirs).sum()) / float(total)
-    lesions, count = cc3d.connected_components(theirs, connectivity=18, return_N=True)
-    lost = sum(not ours[lesions == k].any() for k in range(1, count + 1))
-    return dice, int(count), int(lost)
-
-
-def prepare_studies(names: list[str], folder: Path) -> dict[str, Path]:
-    """suv.nii.gz of each study (STS_001 converted from DICOM; the phantom generated)."""
-    from petseg.data.dicom_study import load_dicom_study
-    from petseg.data.phantom import make_phantom_study
-    from petseg.io.images import write_volume
-
-    studies = {}
-    for name in names:
-        path = folder / name
-        path.mkdir(parents=True, exist_ok=True)
-        if name == "sts001":
-            study = load_dicom_study(SHARED / "sts_001_wb_pet_rtstruct" / "pet")
-        else:
-            study = make_phantom_study(seed=3, size="full").study
-        write_volume(study.suv, path / "suv.nii.gz")
-        studies[name] = path
-    return studies
-
-
-def trained_tiny(folder: Path) -> Path:
-    """tiny_unet trained with its defaults on fold 0 of the shared IBSI cohort."""
-    from petseg.data.datalist import build_datalist, write_datalist
-    from petseg.data.importers import import_folder
-    from petseg.train.trainer import TrainConfig, Trainer
-
-    datalist = folder / "ibsi" / "datalist.json"
-    write_datalist(build_datalist(import_folder(SHARED / "ibsi_sts_petct"), datalist.parent, n_folds=5), datalist)
-    Trainer(TrainConfig(recipe="tiny_unet", datalist=datalist, fold=0, out=folder / "tiny")).run()
-    return folder / "tiny"
-
-
-def calibrated_gate(model: Path) -> float:
-    """Calibrate `model` on its held-out fold (model.json's datalist and fold) as `petseg calibrate` does; its gate."""
+def calibrated(model: Path, folder: Path) -> tuple[Path, float | None]:
+    """A copy of the trained model, calibrated on its held-out fold as `petseg calibrate` does; the gate found."""
     from petseg.data.datalist import load_datalist
     from petseg.infer.calibrate import calibrate
     from petseg.infer.predictor import Predictor
     from petseg.models.settings import InferenceOptions
     from petseg.tracers import TRACERS
 
-    info = json.loads((model / "model.json").read_text())
+    shutil.copytree(model, folder, ignore=shutil.ignore_patterns("cache", "calibration.json", ".petseg-cache"))
+    info = json.loads((folder / "model.json").read_text())
     held_out = [e for e in load_datalist(info["datalist"])["training"] if e.fold == info["fold"]]
-    predictor = Predictor([model], InferenceOptions(progress=False))
-    gate = calibrate(predictor, held_out, "dice", TRACERS["fdg"])["gate_suv"]
-    if gate is None:
-        raise SystemExit(f"{model}: no lesion in the held-out fold, so no calibrated gate; give one with --gate")
-    return gate
+    result = calibrate(Predictor([folder], InferenceOptions(progress=False)), held_out, "dice", TRACERS["fdg"])
+    return folder, result["gate_suv"]
+
+
+def run(command: list[str], threads: int) -> tuple[float, str]:
+    """Wall seconds and stdout of a command in a fresh process with `threads` threads."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OMP_WAIT_POLICY="PASSIVE",
+               PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-3000:]}")
+    return seconds, done.stdout
+
+
+def monai(model: Path, study: Path, out: Path, precision: str, threads: int) -> dict:
+    process, stdout = run([sys.executable, str(ROOT / "bench" / "monai_script.py"), str(model),
+                           str(study / "case" / "suv.nii.gz"), str(out), "--precision", precision,
+                           "--threads", str(threads)], threads)
+    report = json.loads(stdout.strip().splitlines()[-1])
+    return {"study": report["study_s"], "process": process, "windows": report["windows"], "mask": out}
+
+
+def petseg(model: Path, study: Path, out: Path, precision: str, threads: int, gate: float | None) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    command = [sys.executable, "-m", "petseg", "--quiet", "predict", "--model", str(model), "--input", str(study),
+               "-o", str(out), "--threads", str(threads)]
+    command += (["--gate-suv", f"{gate:g}"] if gate is not None else []) + (["--fp32"] if precision == "fp32" else [])
+    process, _ = run(command, threads)
+    with open(out / "summary.csv", newline="") as handle:
+        row = next(csv.DictReader(handle))
+    return {"study": float(row["seconds"]), "process": process, "windows": (int(row["windows_run"]),
+                                                                             int(row["windows"])),
+            "mask": out / "case.nii.gz"}
+
+
+def agreement(ours: Path, theirs: Path) -> tuple[float, int, int]:
+    """(Dice, MONAI's lesions, lesions petseg loses) of two mask files."""
+    from petseg.io.images import read_volume
+
+    a, b = read_volume(ours).array > 0, read_volume(theirs).array > 0
+    total = a.sum() + b.sum()
+    dice = 1.0 if total == 0 else 2 * float((a & b).sum()) / float(total)
+    lesions, count = cc3d.connected_components(b, connectivity=18, return_N=True)
+    lost = sum(not a[lesions == k].any() for k in range(1, count + 1))
+    return dice, int(count), int(lost)
+
+
+def compare(name: str, model: Path, study: Path, work: Path, precision: str, args: argparse.Namespace,
+            gate: float | None) -> str:
+    """One table row: `rounds` alternating MONAI/petseg runs (medians), masks compared."""
+    theirs, ours = [], []
+    for index in range(args.rounds):
+        theirs.append(monai(model, study, work / f"monai-{index}.nii.gz", precision, args.threads))
+        ours.append(petseg(model, study, work / f"petseg-{index}", precision, args.threads, gate))
+    median = {k: (float(np.median([r[k] for r in theirs])), float(np.median([r[k] for r in ours])))
+              for k in ("study", "process")}
+    dice, lesions, lost = agreement(ours[-1]["mask"], theirs[-1]["mask"])
+    run_windows, all_windows = ours[-1]["windows"]
+    return (f"| {study.name} | {name} | {precision} | {run_windows} / {all_windows} ({theirs[-1]['windows']}) | "
+            f"{median['study'][0]:.1f} | {median['study'][1]:.1f} | **{median['study'][0] / median['study'][1]:.2f}x** "
+            f"| {median['process'][0]:.1f} | {median['process'][1]:.1f} | "
+            f"**{median['process'][0] / median['process'][1]:.2f}x** | {dice:.4f} | {lesions} | {lost} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True, help="trained PET-only UNet (model.json: its fold)")
     parser.add_argument("--studies", nargs="+", default=["sts001", "phantom"], choices=["sts001", "phantom"])
-    parser.add_argument("--roi", type=int, default=96)
-    parser.add_argument("--overlap", type=float, default=0.25)
-    parser.add_argument("--networks", nargs="+", default=["auto3dseg_segresnet", "hadlich_dynunet"])
-    parser.add_argument("--gate", type=float, help="the higher gate (default: the trained model's calibrated one)")
-    parser.add_argument("--model", type=Path, help="a trained tiny_unet folder (model.json names its held-out fold)")
-    parser.add_argument("--parts", nargs="+", default=["speed", "agreement"], choices=["speed", "agreement"])
+    parser.add_argument("--networks", nargs="+", default=["unet", *RANDOM], choices=["unet", *RANDOM])
+    parser.add_argument("--precisions", nargs="+", default=["bf16", "fp32"], choices=["bf16", "fp32"])
+    parser.add_argument("--fp32-networks", nargs="+", default=["unet"], help="networks also measured in fp32")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    from petseg.device import available_cpus, cpu_supports_bf16
-    from petseg.models.settings import window_gate
+    from petseg.device import cpu_supports_bf16
+    from petseg.models.settings import openvino_installed, window_gate
     from petseg.tracers import tracer_named
 
-    print(f"{platform.processor() or platform.machine()}, {available_cpus()} CPUs, native bf16 "
-          f"{cpu_supports_bf16()}, torch {torch.__version__}")
-    tracer_gate = tracer_named("fdg").gate_suv
+    print(f"{platform.processor() or platform.machine()}, {args.threads} threads, native bf16 {cpu_supports_bf16()}"
+          f", OpenVINO {'installed' if openvino_installed() else 'absent'}, {time.strftime('%Y-%m-%d')}")
     with tempfile.TemporaryDirectory() as tmp:
-        studies = prepare_studies(args.studies, Path(tmp))
-        model = with_roi(args.model or trained_tiny(Path(tmp)), args.roi, args.overlap, Path(tmp) / "tiny96")
-        safe = calibrated_gate(model) if args.gate is None else None
-        gate = window_gate(args.gate, safe, tracer_named("fdg"))  # predict's: the calibrated gate up to the ceiling
-        print(f"\ntrained tiny_unet ({args.model or 'trained here'}) at {args.roi}^3, overlap {args.overlap}: "
-              + (f"given gate SUV {gate:g}" if safe is None else
-                 f"calibrated gate SUV {safe:g} (safe on its held-out fold), predict's gate {gate:g}"))
-        if "speed" in args.parts:
-            print(f"\n| study | network | ROI, overlap | MONAI s | petseg s (gate {tracer_gate:g}) | speed-up | "
-                  f"windows run / all | petseg s (gate {gate:g}) | speed-up | windows run / all | "
-                  "MONAI / petseg peak RSS GB |\n|---|---|---|---|---|---|---|---|---|---|---|")
-            for study, path in studies.items():
-                for name in args.networks:
-                    folder = random_model_folder(name, args.roi, args.overlap, Path(tmp) / name)
-                    monai = measure("monai", folder, path)
-                    ours, high = measure("petseg", folder, path, tracer_gate), measure("petseg", folder, path, gate)
-                    print(f"| {study} | {name} | {args.roi}^3, {args.overlap} | {monai['seconds']:.1f} | "
-                          f"{ours['seconds']:.1f} | {monai['seconds'] / ours['seconds']:.2f}x | "
-                          f"{ours['windows']['run']} / {ours['windows']['windows']} | {high['seconds']:.1f} | "
-                          f"{monai['seconds'] / high['seconds']:.2f}x | {high['windows']['run']} / "
-                          f"{high['windows']['windows']} | {monai['peak_rss_gb']:.2f} / {ours['peak_rss_gb']:.2f} |",
-                          flush=True)
-        if "agreement" in args.parts:
-            print("\n| study | gate | MONAI s | petseg s | speed-up | windows run / all | Dice vs MONAI | "
-                  "MONAI lesions | lost |\n|---|---|---|---|---|---|---|---|---|")
-            for study, path in studies.items():
-                monai = measure("monai", model, path)
-                runs = ((f"{tracer_gate:g} (tracer)", tracer_gate),  # None: the calibration in the model folder
-                        (f"{gate:g} (as predict runs)", None if args.gate is None else gate))
-                for label, given in runs:
-                    ours = measure("petseg", model, path, given)
-                    dice, lesions, lost = agreement(path, given)
-                    print(f"| {study} | {label} | {monai['seconds']:.1f} | {ours['seconds']:.1f} | "
-                          f"{monai['seconds'] / ours['seconds']:.2f}x | {ours['windows']['run']} / "
-                          f"{ours['windows']['windows']} | {dice:.4f} | {lesions} | {lost} |", flush=True)
+        work = Path(tmp)
+        studies = prepare_studies(args.studies, work / "studies")
+        unet, safe = calibrated(args.model, work / "unet")
+        gate = window_gate(None, safe, tracer_named("fdg"))
+        print(f"calibrated gate of the trained UNet: {safe} (held-out fold); predict's gate: {gate:g}")
+        models = {"unet": unet, **{n: random_model_folder(RANDOM[n], unet, work / n) for n in RANDOM}}
+        for name in args.networks:  # the first run converts for OpenVINO (cached in the model folder)
+            first = petseg(models[name], studies[args.studies[0]], work / "first", "bf16", args.threads, gate)
+            print(f"{name}: first petseg run (OpenVINO conversion if installed) {first['process']:.1f} s")
+        print("\n| study | network | precision | windows run / all (MONAI) | MONAI s / study | petseg s / study | "
+              "per study | MONAI process s | petseg process s | process | Dice vs MONAI | MONAI lesions | lost |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for study in studies.values():
+            for name in args.networks:
+                for precision in args.precisions:
+                    if precision == "fp32" and name not in args.fp32_networks:
+                        continue
+                    given = None if name == "unet" else gate  # the UNet's own calibration.json decides
+                    print(compare(name, models[name], study, work, precision, args, given), flush=True)
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     main()

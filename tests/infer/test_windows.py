@@ -56,7 +56,7 @@ def test_without_a_gate_it_is_monai(shape):
 
 
 @pytest.mark.parametrize("batch", [1, 2, 4])
-def test_skipped_windows_count_as_background(batch):
+def test_skipped_windows_count_as_background(batch):  # the lowest window's core is z 0..11 (margin 4)
     image = np.zeros((1, 48, 24, 24), np.float32)
     active = np.zeros((48, 24, 24), bool)
     active[2, 12, 12] = True  # only the lowest window holds an active voxel
@@ -88,11 +88,54 @@ def test_a_calibrated_gate_stops_at_the_tracers_ceiling_and_an_asked_one_does_no
     assert window_gate(None, None, FDG) == 1.5 and window_gate(-1.0, 3.0, FDG) == 0.0
 
 
-def test_window_coverage_is_where_running_and_skipped_windows_reach():
+def test_window_coverage_is_where_running_cores_and_skipped_windows_reach():
     active = np.zeros((48, 24, 24), bool)
     active[2, 12, 12] = True
-    ran, skipped = window_coverage(active, settings((24, 24, 16), batch=2))
-    assert ran[:16].all() and not ran[16:].any()  # the lowest window (z 0..15) alone runs
-    assert skipped[8:].all() and not skipped[:8].any()  # the next window (z 8..23) is skipped
-    ran, skipped = window_coverage(np.zeros((48, 24, 24), bool), settings((24, 24, 16)))
-    assert not ran.any() and skipped.all()
+    ran, share = window_coverage(active, settings((24, 24, 16), batch=2))  # windows z 0-15, 8-23, ...: margin 4
+    assert ran[:12].all() and not ran[12:].any()  # the core of the lowest window (z 0..11) alone
+    assert (share[:8] == 0).all() and (share[8:] > 0).all() and (share[16:] == 1).all()
+    ran, share = window_coverage(np.zeros((48, 24, 24), bool), settings((24, 24, 16)))
+    assert not ran.any() and np.allclose(share, 1.0)
+
+
+@pytest.mark.parametrize("overlap", [0.25, 0.5])
+def test_window_cores_tile_the_volume(overlap):
+    """Every active voxel lies in the core of a window that runs, wherever it is (MONAI's last windows included)."""
+    rng = np.random.default_rng(1)
+    for shape in ((50, 37, 29), (20, 61, 16)):
+        for _ in range(5):
+            active = rng.random(shape) > 0.9995
+            ran, _ = window_coverage(active, settings((24, 24, 16), overlap=overlap, batch=4))
+            assert ran[active].all()
+        assert window_coverage(np.ones(shape, bool), settings((24, 24, 16), overlap=overlap))[0].all()
+
+
+def test_the_core_gate_runs_fewer_windows_within_the_skipped_share():
+    """A window whose core holds no active voxel is skipped; the gated probability stays between MONAI's p - share
+    and p."""
+    image = np.random.default_rng(2).random((2, 48, 40, 40), dtype=np.float32)
+    active = np.zeros((48, 40, 40), bool)
+    active[20, 21, 21] = True  # in the core of the windows around the centre only
+    predict = smooth_predictor()
+    core = settings((24, 24, 24), overlap=0.5, batch=2)
+    whole = replace(core, gate_core=False)
+    gated, counts = sliding_probability(predict, image, core, active, CPU)
+    _, whole_counts = sliding_probability(predict, image, whole, active, CPU)
+    assert counts.run < whole_counts.run and counts.total == whole_counts.total
+    monai, _ = sliding_probability(predict, image, core, None, CPU)
+    _, share = window_coverage(active, core)
+    assert (gated <= monai + 1e-6).all() and (gated >= monai - share - 1e-6).all()
+    assert (np.abs(gated - monai)[share == 0] < 1e-6).all() and (gated < monai - 1e-3).any()
+
+
+def test_a_mask_is_kept_where_the_skipped_share_cannot_take_a_voxel_off():
+    from petseg.infer.calibrate import mask_kept
+    from petseg.models.settings import highest_safe_gate as highest_safe
+
+    probability = np.array([0.2, 0.55, 0.7, 0.95], np.float32)
+    share = np.array([0.9, 0.0, 0.15, 0.4], np.float32)
+    assert mask_kept(probability, share, 0.5, "mean")  # 0.55 - 0, 0.7 - 0.15, 0.95 - 0.4 all >= 0.5
+    assert not mask_kept(probability, share, 0.6, "mean")  # 0.7 - 0.15 < 0.6
+    assert not mask_kept(probability, share, 0.5, "vote")  # a vote: no skipped window may touch the mask
+    assert mask_kept(probability, np.where(probability >= 0.5, 0.0, 1.0), 0.5, "vote")
+    assert highest_safe(lambda gate: gate <= 2.6) == 2.5 and highest_safe(lambda gate: False) == 0.0

@@ -5,16 +5,16 @@ The decision for a set of models: the threshold asked for on the command line, e
 exactly these models, else the models' own thresholds (mean; 0.5 for a majority vote); post-processing from
 the calibration, else none. The held-out probabilities are MONAI's (every window run). The calibration also
 holds the ensemble's window gate: the highest SUV at which, on every held-out study, every lesion voxel still
-lies in a window that runs and no skipped window touches the ensemble's mask, so that the gated masks are
-MONAI's masks exactly (skipping only lowers probabilities, so it never adds a voxel).
+lies in the core of a window that runs and the skipped windows' share of the weight is too small anywhere to
+take a voxel off the ensemble's mask, so that the gated masks are MONAI's masks exactly (skipping only lowers
+probabilities, by at most the skipped share, so it never adds a voxel).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,7 +27,7 @@ from petseg.infer.anatomy import physiology, step_fraction
 from petseg.infer.models import ModelFolder, is_builtin
 from petseg.infer.threshold import HeldOutCase, choose_postprocessing, choose_threshold, score
 from petseg.io.atomic import write_json_atomic
-from petseg.models.settings import WindowSettings, highest_safe_gate
+from petseg.models.settings import highest_safe_gate
 from petseg.models.windows import window_coverage
 from petseg.preprocess import preprocess_study
 from petseg.tracers import Tracer
@@ -47,6 +47,7 @@ class Decision:
     postprocess: dict[str, Any] = field(default_factory=dict)
     source: str = "models"  # of the threshold: "command line", "calibration" or "models"
     gate_suv: float | None = None  # the calibrated window gate, if any
+    gate_core: bool = True  # whether that gate was calibrated on windows' cores (else on whole windows)
 
 
 def load_calibration(models: list[ModelFolder]) -> dict[str, Any] | None:
@@ -65,10 +66,11 @@ def decide(models: list[ModelFolder], ensemble: str, threshold: float | None = N
     """The decision for `models` combined by `ensemble` (see the module docstring)."""
     calibration = load_calibration(models) or {}
     steps, gate = dict(calibration.get("postprocess", {})), calibration.get("gate_suv")
+    core = bool(calibration.get("gate_core", False))  # calibrations before the core gate gated whole windows
     if threshold is not None:
-        return Decision(float(threshold), steps, "command line", gate)
+        return Decision(float(threshold), steps, "command line", gate, core)
     if calibration:
-        return Decision(float(calibration["threshold"]), steps, "calibration", gate)
+        return Decision(float(calibration["threshold"]), steps, "calibration", gate, core)
     own = VOTE_MAJORITY if ensemble == "vote" else float(np.mean([m.threshold for m in models]))
     return Decision(own, {}, "models")
 
@@ -78,30 +80,56 @@ def anatomy_fraction(decision: Decision, asked: bool | None) -> float | None:
     return step_fraction(decision.postprocess.get("anatomy"), asked)
 
 
-def safe_gate(predictor: Predictor, study: Study, mask: np.ndarray) -> float:
-    """The highest of `GATE_CANDIDATES` at which, for every model of the ensemble, the windows that run cover every
-    lesion voxel of `study` and no skipped window touches `mask` (the ensemble's, PET grid); 0 when none is."""
-    gate = math.inf
+def safe_gate(predictor: Predictor, study: Study, probability: np.ndarray, thresholds: list[float],
+              core: bool = True) -> float:
+    """The highest of `GATE_CANDIDATES` at which, for every model of the ensemble, the cores of the windows that run
+    (`core`; else the whole windows) cover every lesion voxel of `study`, and the ensemble's mask (`probability >= t`,
+    PET grid, MONAI's: every window run) stays the same at every threshold t of `thresholds` (see `mask_kept`); 0 when
+    none is."""
     stage1 = {"stage1": study.suv.with_array(np.zeros(study.suv.shape, np.uint8))}  # only the grid matters here
-    predicted = study.suv.with_array(mask.astype(np.uint8))
+    members = []
     for model in predictor.models:
-        settings = predictor.options.resolve(model.recipe, predictor.device, gate_suv=0.0)  # its windows' places
+        settings = replace(predictor.options.resolve(model.recipe, predictor.device, gate_suv=0.0), gate_core=core)
         prepared = preprocess_study(study, model.recipe, model.fingerprint, stage1)
         lesion = prepared.label > 0 if prepared.label is not None else np.zeros(prepared.suv.shape, bool)
-        on_grid = resample_onto(predicted, prepared.grid, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8).array > 0
-        gate = min(gate, monai_safe_gate(prepared.suv, lesion, on_grid, settings))
-    return gate
-
-
-def monai_safe_gate(suv: np.ndarray, lesion: np.ndarray, mask: np.ndarray, settings: WindowSettings) -> float:
-    """The highest candidate gate whose running windows (MONAI's, placed by `settings`) cover every `lesion` voxel
-    while no skipped window touches `mask`; 0 when even the lowest fails."""
+        members.append((settings, prepared, lesion))
+    probability = np.asarray(probability, dtype=np.float32)
 
     def safe(gate: float) -> bool:
-        ran, skipped = window_coverage(suv >= gate, settings)
-        return bool(ran[lesion].all()) and not skipped[mask].any()
+        share = np.zeros(study.suv.shape, np.float32)
+        for settings, prepared, lesion in members:
+            covered, skipped = window_coverage(prepared.suv >= gate, settings)
+            if not covered[lesion].all():
+                return False
+            if not prepared.grid.same_grid(study.suv):  # the share goes back as the probability does
+                skipped = resample_onto(prepared.grid.with_array(skipped), study.suv, sitk.sitkLinear, 0.0).array
+            share += skipped / len(members)
+        return all(mask_kept(probability, share, t, predictor.options.ensemble) for t in thresholds)
 
     return highest_safe_gate(safe)
+
+
+def mask_kept(probability: np.ndarray, share: np.ndarray, threshold: float, ensemble: str) -> bool:
+    """Whether gated windows whose skipped share of the weight is `share` keep MONAI's mask `probability >= threshold`.
+    A skipped window lowers a voxel's probability by at most its share (the network's output is at most 1) and
+    never raises it, so every voxel of the mask with p - share >= threshold stays, and no voxel joins. A majority
+    vote of the models' own masks has no such bound: there no skipped window may touch the mask."""
+    mask = probability >= threshold
+    if ensemble == "vote":
+        return not (share[mask] > 0).any()
+    return bool((probability[mask] - share[mask] >= threshold).all())
+
+
+def choose_gate(predictor: Predictor, cases: list[HeldOutCase], thresholds: list[float], tracer: Tracer
+                ) -> tuple[bool, float]:
+    """(core, gate): the safe gate on windows' cores, unless gating whole windows is safe at a higher gate up to
+    the tracer's ceiling (the core gate runs fewer windows at the same gate, but may keep a mask only at a lower
+    one: a skipped window's periphery may reach the mask)."""
+    safe = {core: min(safe_gate(predictor, c.study, c.probability, thresholds, core)  # type: ignore[arg-type]
+                      for c in cases) for core in (True, False)}
+    ceiling = tracer.gate_ceiling_suv
+    core = min(safe[True], ceiling) >= min(safe[False], ceiling)
+    return core, safe[core]
 
 
 def held_out_cases(predictor: Predictor, entries: list[DatalistEntry], tracer: Tracer,
@@ -132,12 +160,13 @@ def calibrate(predictor: Predictor, entries: list[DatalistEntry], objective: str
     cases = held_out_cases(predictor, entries, tracer, progress)
     threshold, sweep = choose_threshold(cases, objective)
     steps, trials = choose_postprocessing(cases, threshold, objective, tracer)
-    lowest = min([threshold, *([steps["candidates"]["threshold"]] if "candidates" in steps else [])])
-    gate = min(safe_gate(predictor, c.study, c.probability >= lowest) for c in cases)  # type: ignore[arg-type]
+    thresholds = [threshold, *([float(steps["candidates"]["threshold"])] if "candidates" in steps else [])]
+    core, gate = choose_gate(predictor, cases, thresholds, tracer)
     if not any(c.label.any() for c in cases):
         gate = None  # without a held-out lesion nothing says which gate keeps lesions
     result = {"members": sorted(m.name for m in predictor.models), "objective": objective, "tracer": tracer.name,
-              "threshold": threshold, "postprocess": steps, "gate_suv": gate, "cases": [c.case for c in cases],
+              "threshold": threshold, "postprocess": steps, "gate_suv": gate, "gate_core": core,
+              "cases": [c.case for c in cases],
               "at_0.5": score(cases, 0.5, {}), "chosen": score(cases, threshold, steps),
               "sweep": sweep, "trials": trials}
     for model in predictor.models:

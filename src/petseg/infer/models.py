@@ -28,11 +28,17 @@ class ModelFolder:
     fingerprint: dict[str, Any] | None
     description: dict[str, Any]
     network: nn.Module = field(repr=False)
+    weights: Path | None = None  # the file the weights came from (keys the OpenVINO engine's cache)
 
     @property
     def name(self) -> str:
         """The folder's name (how calibrations refer to their members)."""
         return self.path.resolve().name
+
+    @property
+    def parameters(self) -> int:
+        """The network's parameters (the CPU engine's choice depends on its size)."""
+        return sum(p.numel() for p in self.network.parameters())
 
     @property
     def task(self) -> str:
@@ -109,4 +115,4 @@ def load_model_folder(path: str | Path, device: torch.device) -> ModelFolder:
     except RuntimeError as error:
         raise PetsegError(f"{weights} does not fit the network of {path / 'recipe.yaml'}: {error}") from None
     network.to(device).eval()
-    return ModelFolder(path, recipe, fingerprint, description, network)
+    return ModelFolder(path, recipe, fingerprint, description, network, weights)

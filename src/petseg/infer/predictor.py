@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,8 @@ from petseg.infer.gate import GateVerdict, classify, split_classifier
 from petseg.infer.models import ModelFolder, load_model_folder
 from petseg.infer.postprocess import apply_postprocessing
 from petseg.io.images import Volume
-from petseg.models.settings import InferenceOptions, window_gate
-from petseg.models.windows import WindowCount, network_predictor, sliding_probability, uptake_gate
+from petseg.models.settings import InferenceOptions, WindowSettings, window_gate
+from petseg.models.windows import WindowCount, WindowPredictor, network_predictor, sliding_probability, uptake_gate
 from petseg.preprocess import preprocess_study
 
 
@@ -77,6 +77,7 @@ class Predictor:
         self.decision = decide(self.models, self.options.ensemble, self.options.threshold)
         # A cascade's first-stage mask is the one the first stage alone would give (its own calibration).
         self.first_stage_decision = decide(self.stages.first, self.options.ensemble) if self.stages.second else None
+        self._engines: dict[tuple, WindowPredictor] = {}  # OpenVINO models, compiled once per model and settings
 
     def predict(self, study: Study) -> Prediction:
         """Probability, thresholded and post-processed mask of one study, on its PET grid."""
@@ -107,6 +108,13 @@ class Predictor:
         study's tracer's ceiling, else the tracer's default."""
         return window_gate(self.options.gate_suv, self.decision.gate_suv, study.tracer)
 
+    def gate_core(self) -> bool:
+        """Whether windows are gated on their cores: as calibrated when the calibrated gate is used, else the
+        options' (the core, by default)."""
+        if self.options.gate_suv is None and self.decision.gate_suv is not None:
+            return self.decision.gate_core
+        return self.options.gate_core
+
     def probabilities(self, study: Study, gate_suv: float) -> tuple[np.ndarray, WindowCount]:
         """The ensemble's probability map on the PET grid (cascade included), before any threshold, and the
         windows placed and run at the window gate `gate_suv` (0: every window, MONAI's result)."""
@@ -124,7 +132,7 @@ class Predictor:
                      "threshold": prediction.decision.threshold, "threshold_source": prediction.decision.source,
                      "ensemble": self.options.ensemble, "flips": [list(f) for f in self.options.flips],
                      "postprocess": prediction.decision.postprocess, "windows": prediction.windows.as_dict(),
-                     "gate_suv": prediction.gate_suv}
+                     "gate_suv": prediction.gate_suv, "gate_region": "core" if self.gate_core() else "window"}
         if prediction.gate is not None:
             described["gate"] = prediction.gate.as_dict()
         if prediction.removed is not None:
@@ -143,15 +151,27 @@ class Predictor:
 
     def _one_model(self, model: ModelFolder, study: Study, inputs: dict[str, Volume], gate_suv: float
                    ) -> tuple[np.ndarray, WindowCount]:
-        settings = self.options.resolve(model.recipe, self.device, gate_suv)
+        settings = replace(self.options.resolve(model.recipe, self.device, gate_suv, model.parameters),
+                           gate_core=self.gate_core())
         prepared = preprocess_study(study, model.recipe, model.fingerprint, inputs)
         active = uptake_gate(prepared.suv, settings.gate_suv)
         if active is not None and not active.any():  # no uptake anywhere: nothing can be a lesion
             return np.zeros(study.suv.shape, np.float32), WindowCount()
-        if settings.channels_last:
-            model.network.to(memory_format=torch.channels_last_3d)
-        probability, windows = sliding_probability(network_predictor(model.network, settings), prepared.image,
+        probability, windows = sliding_probability(self._window_predictor(model, settings), prepared.image,
                                                    settings, active, self.device)
         if not prepared.grid.same_grid(study.suv):  # back to the PET grid
             probability = resample_onto(prepared.grid.with_array(probability), study.suv, sitk.sitkLinear, 0.0).array
         return np.clip(probability, 0.0, 1.0).astype(np.float32), windows
+
+    def _window_predictor(self, model: ModelFolder, settings: WindowSettings) -> WindowPredictor:
+        """The network of `model` as the settings' engine runs it (OpenVINO: converted and compiled once)."""
+        if settings.engine != "openvino" or model.weights is None:
+            if settings.channels_last:
+                model.network.to(memory_format=torch.channels_last_3d)
+            return network_predictor(model.network, settings)
+        key = (model.path, settings.roi_zyx, settings.dtype, settings.flips)
+        if key not in self._engines:
+            from petseg.models.engines import openvino_predictor
+
+            self._engines[key] = openvino_predictor(model.network, model.weights, len(model.recipe.inputs), settings)
+        return self._engines[key]

@@ -6,13 +6,15 @@ command line's, else the recipe's `inference.overlap` (its default in `petseg.re
 command line's, else the ensemble's calibrated gate (`petseg calibrate`) up to the tracer's ceiling, else the
 tracer's (`petseg.tracers`); precision = `petseg.device.precision` (fp16 on GPUs for recipes with `training.amp`,
 the rule training uses too; bfloat16 with channels-last on CPUs that have it natively unless float32 is asked
-for). Training validation resolves the same settings (no flips, no gate). Below both `train` and `infer`.
-The options and the gate are plain values: torch loads only when a model's settings are resolved (`resolve`), so
-the command line reads `--tta`, `--overlap`, ... without it.
+for); engine = OpenVINO on CPUs where it is installed (`petseg[cpu-fast]`) for networks that are not tiny, else
+PyTorch (`engine_for`). Training validation resolves the same settings (no flips, no gate, PyTorch). Below both
+`train` and `infer`. The options and the gate are plain values: torch loads only when a model's settings are
+resolved (`resolve`), so the command line reads `--tta`, `--overlap`, ... without it.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -31,6 +33,11 @@ if TYPE_CHECKING:
 DEFAULT_BATCH = 2  # windows per network pass
 GATE_CANDIDATES = tuple(float(g) for g in np.round(np.arange(0.5, 10.01, 0.25), 2))  # SUV, for `petseg calibrate`
 ENSEMBLES = ("mean", "vote")
+ENGINES = ("auto", "torch", "openvino")  # auto: OpenVINO on CPUs where installed, else PyTorch
+# Below this many parameters `auto` keeps PyTorch: the 0.15 M tiny UNet's 96^3 window is faster in PyTorch (bf16 +
+# channels-last) than on OpenVINO, whose first inference also costs a start-up; the seed networks (15-87 M) run
+# 1.6-6.9x faster on OpenVINO (docs/benchmarks.md, issue 24).
+OPENVINO_MIN_PARAMETERS = 1_000_000
 
 Flips = tuple[tuple[int, ...], ...]
 
@@ -55,6 +62,28 @@ class WindowSettings:
     channels_last: bool  # channels-last-3d memory order (pays off with bfloat16 on CPUs)
     batch_size: int
     progress: bool
+    engine: str = "torch"  # "torch" or "openvino" (see `engine_for`)
+    gate_core: bool = True  # a window runs when its core holds an active voxel (else: anywhere in it)
+
+
+def openvino_installed() -> bool:
+    """True when OpenVINO can be imported (the `cpu-fast` extra)."""
+    return importlib.util.find_spec("openvino") is not None
+
+
+def engine_for(asked: str, device: torch.device, parameters: int | None = None) -> str:
+    """The engine a model's windows run on: `asked`, where auto is OpenVINO on CPUs where it is installed for
+    networks of at least `OPENVINO_MIN_PARAMETERS` (None: not known, taken as large), else PyTorch."""
+    if asked not in ENGINES:
+        raise PetsegError(f"engine is {', '.join(ENGINES)}, got {asked!r}")
+    if asked == "openvino":
+        if device.type != "cpu":
+            raise PetsegError("the OpenVINO engine runs on the CPU; choose the CPU device or the torch engine")
+        if not openvino_installed():
+            raise PetsegError("the OpenVINO engine needs OpenVINO: pip install 'petseg[cpu-fast]'")
+        return "openvino"
+    large = parameters is None or parameters >= OPENVINO_MIN_PARAMETERS
+    return "openvino" if asked == "auto" and device.type == "cpu" and large and openvino_installed() else "torch"
 
 
 @dataclass(frozen=True)
@@ -72,6 +101,8 @@ class InferenceOptions:
     progress: bool = True
     threads: int | None = None  # CPU threads for torch; None: the CPUs this process may use
     anatomy: bool | None = None  # remove learned components in recognised physiology; None: as calibrated
+    engine: str = "auto"  # see `engine_for`
+    gate_core: bool = True  # gate on the window's core (petseg.models.windows), else on the whole window
 
     def __post_init__(self) -> None:
         if self.ensemble not in ENSEMBLES:
@@ -82,10 +113,13 @@ class InferenceOptions:
             raise PetsegError(f"--overlap is a fraction in [0, 1), got {self.overlap}")
         if self.threshold is not None and not 0.0 < self.threshold < 1.0:
             raise PetsegError(f"--threshold is a probability in (0, 1), got {self.threshold}")
+        if self.engine not in ENGINES:
+            raise PetsegError(f"engine is {', '.join(ENGINES)}, got {self.engine!r}")
 
-    def resolve(self, recipe: Recipe, device: torch.device, gate_suv: float) -> WindowSettings:
-        """The concrete settings of one model (its recipe) run on `device` with the window gate `gate_suv` (the
-        ensemble's, for the study: `window_gate`)."""
+    def resolve(self, recipe: Recipe, device: torch.device, gate_suv: float, parameters: int | None = None
+                ) -> WindowSettings:
+        """The concrete settings of one model (its recipe, its network's `parameters`) run on `device` with the
+        window gate `gate_suv` (the ensemble's, for the study: `window_gate`)."""
         import torch
 
         from petseg.device import precision
@@ -94,12 +128,13 @@ class InferenceOptions:
         dtype = precision(device, recipe.training.amp, self.bf16)
         return WindowSettings(recipe.roi_zyx, overlap, gate_suv, tuple(tuple(f) for f in self.flips), dtype,
                               dtype is torch.bfloat16 and device.type == "cpu", self.batch_size,
-                              self.progress and progress_visible())
+                              self.progress and progress_visible(), engine_for(self.engine, device, parameters),
+                              self.gate_core)
 
     def for_validation(self) -> InferenceOptions:
         """The options of validation during training: the same windows, one pass (every window is run: resolve
         with gate 0)."""
-        return replace(self, flips=((),), gate_suv=0.0, progress=False)
+        return replace(self, flips=((),), gate_suv=0.0, progress=False, engine="torch")
 
 
 def window_gate(asked: float | None, calibrated: float | None, tracer: Tracer) -> float:

@@ -1,0 +1,128 @@
+"""Where a sliding window's network runs on a CPU: OpenVINO when it is installed (`pip install petseg[cpu-fast]`),
+else eager PyTorch.
+
+OpenVINO's CPU plugin runs the seed networks' 96^3 windows 1.3-2x faster than PyTorch at the same precision
+(bfloat16 on CPUs that have it natively, else float32; `bench/engines.py`, docs/benchmarks.md). The network, with
+its output turned into the lesion probability, is converted once per model folder and kept in the folder's
+`.petseg-cache/` under a key of the weights' SHA-256, the window shape and the OpenVINO version: new weights (a
+retrained or resumed model) make a new key, and the stale files are removed. A model folder that cannot be written
+(read-only) is converted in memory for the run. Which engine runs is decided in `petseg.models.settings`
+(`engine_for`): GPUs, and `engine="torch"`, run PyTorch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from petseg.console import debug, info
+from petseg.models.outputs import main_output, probability
+from petseg.models.settings import WindowSettings
+
+CACHE = ".petseg-cache"  # in the model folder
+
+
+class ProbabilityGraph(nn.Module):
+    """A network followed by its lesion probability (B, 1, ...): the graph OpenVINO runs."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return probability(main_output(self.network(x)))
+
+
+def weights_digest(path: Path) -> str:
+    """SHA-256 of a weights file (the cache key's part that changes with the weights)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_key(weights: Path, channels: int, roi_zyx: tuple[int, ...]) -> str:
+    """The converted model's name: weights, input shape and OpenVINO version."""
+    import openvino
+
+    shape = "x".join(str(s) for s in (channels, *roi_zyx))
+    version = openvino.get_version().split("-")[0]
+    return f"openvino-{weights_digest(weights)[:20]}-{shape}-{version}"
+
+
+def converted_model(network: nn.Module, weights: Path, channels: int, roi_zyx: tuple[int, ...]) -> Any:
+    """The OpenVINO model of `network` (weights from the file `weights`) for (1, channels, *roi) windows: read from
+    the model folder's cache, else converted and cached there (stale conversions removed)."""
+    import openvino as ov
+
+    folder = weights.parent / CACHE
+    key = cache_key(weights, channels, roi_zyx)
+    xml = folder / f"{key}.xml"
+    if xml.is_file() and xml.with_suffix(".bin").is_file():
+        debug(f"OpenVINO model from the cache: {xml}")
+        return ov.Core().read_model(xml)
+    example = torch.zeros(1, channels, *roi_zyx)
+    with torch.no_grad():  # traced once, without torch's re-run check (it doubles a large network's conversion)
+        traced = torch.jit.trace(ProbabilityGraph(network).eval(), example, check_trace=False)
+        model = ov.convert_model(traced, example_input=example)
+    try:
+        store(model, folder, key)
+    except OSError as error:
+        info(f"the OpenVINO model is not cached ({folder}: {error.strerror or error}); converted for this run")
+    return model
+
+
+def store(model: Any, folder: Path, key: str) -> None:
+    """Save `model` as `folder/key.{xml,bin}` atomically (the .bin first: a reader checks both), removing the
+    conversions of other weights or shapes."""
+    import openvino as ov
+
+    folder.mkdir(exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
+    try:
+        ov.save_model(model, staging / f"{key}.xml", compress_to_fp16=False)
+        for suffix in (".bin", ".xml"):
+            os.replace(staging / f"{key}{suffix}", folder / f"{key}{suffix}")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    for stale in folder.glob("openvino-*"):
+        if stale.stem != key:
+            stale.unlink(missing_ok=True)
+
+
+def openvino_predictor(network: nn.Module, weights: Path, channels: int, settings: WindowSettings
+                       ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """(B, C, *roi) -> lesion probability (B, 1, *roi) by OpenVINO, averaged over the settings' flips, at the
+    settings' precision (bfloat16 or float32), on torch's CPU threads."""
+    import openvino as ov
+
+    model = converted_model(network, weights, channels, settings.roi_zyx)
+    config = {"INFERENCE_PRECISION_HINT": "bf16" if settings.dtype is torch.bfloat16 else "f32",
+              "INFERENCE_NUM_THREADS": torch.get_num_threads(), "PERFORMANCE_HINT": "LATENCY"}
+    request = ov.Core().compile_model(model, "CPU", config).create_infer_request()
+
+    def run(window: np.ndarray) -> np.ndarray:
+        return np.array(request.infer({0: np.ascontiguousarray(window)})[0])
+
+    def predict(batch: torch.Tensor) -> torch.Tensor:
+        images = batch.numpy()
+        total = np.zeros((images.shape[0], 1, *images.shape[2:]), np.float32)
+        for axes in settings.flips:
+            dims = tuple(2 + a for a in axes)
+            for index in range(images.shape[0]):
+                window = images[index:index + 1]
+                output = run(np.flip(window, dims) if dims else window)
+                total[index:index + 1] += np.flip(output, dims) if dims else output
+        return torch.from_numpy(total / len(settings.flips))
+
+    return predict
