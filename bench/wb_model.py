@@ -115,6 +115,9 @@ def install(model: Path) -> None:
     for name in SHIPPED:
         if (model / name).is_file():
             shutil.copy2(model / name, BUILTIN / name)
+    description = json.loads((BUILTIN / "model.json").read_text())
+    description["datalist"] = "bench/out/wb_model/datalist.json (made by bench/wb_model.py --parts data)"
+    (BUILTIN / "model.json").write_text(json.dumps(description, indent=1))  # no path of the building machine
     calibration = BUILTIN / "calibration.json"
     if calibration.is_file():  # members are named by folder: the shipped folder's own name
         data = json.loads(calibration.read_text())
@@ -142,7 +145,8 @@ def main() -> None:
         calibration = calibrate(Predictor([model], InferenceOptions(progress=False)), entries, "dice", TRACERS["fdg"])
         print(f"wb_fdg_cpu: {minutes:.1f} min; calibrated threshold {calibration['threshold']:.3f}, "
               f"post-processing {calibration['postprocess']}, gate {calibration['gate_suv']}")
-        train(args.out / "ibsi" / "datalist.json", crop, "tiny_unet", args.out / "cache", args.quick)
+        if not (crop / "checkpoint_final.pt").is_file():  # the crop model is the baseline: trained once
+            train(args.out / "ibsi" / "datalist.json", crop, "tiny_unet", args.out / "cache", args.quick)
     if "test" in args.parts:
         rows = score_all(test_studies(args.test_phantoms), model, crop)
         (args.out / "test.json").write_text(json.dumps(rows, indent=1))
