@@ -60,7 +60,7 @@ test: lint browser
 test-fast: lint
 	$(BIN)/pytest -q -m "not slow"
 
-# The built-in whole-body FDG model (src/petseg/builtin/wb_fdg): data, training (about 45 minutes on 2 cores),
+# The built-in whole-body FDG model (src/petseg/builtin/wb_fdg): data, training (about 30 minutes on 2 cores),
 # calibration, the held-out test table, and the installed model folder.
 model: install
 	$(BIN)/python bench/wb_model.py --parts data train test install
