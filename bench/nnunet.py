@@ -9,7 +9,8 @@ tiny models the tests fit (`tests/nnunet/tiny_model.py`: CT + PET at 4 mm, PET o
 Studies: a full-size phantom (`petseg phantom --size full`, seed 7) and the shared real STS_001 whole-body PET
 (DICOM converted to SUV NIfTI as `petseg convert` does). Both sides from the NIfTI files, fp32 on the CPU, no
 mirroring (8x the time; the same on both sides), fold 0, tile step 0.5: nnU-Net =
-`nnUNetPredictor.predict_from_files_sequential` (read, preprocess, every window, export); petseg = `load_study`
+`nnUNetPredictor.predict_from_files_sequential` (read, preprocess, every window, export) and the model's
+postprocessing.pkl where it has one (petseg applies it too); petseg = `load_study`
 + `NnunetPredictor.predict` (read, nnU-Net's preprocessing, gated windows, nnU-Net's export) at FDG's default gate
 (SUV 1.5) and at its calibrated ceiling (2.5); the tiny models also at gate 0 (every window: nnU-Net's mask). Model
 loading is not timed. Each run in its own process (peak RSS of that process).
@@ -131,6 +132,20 @@ def prepare_studies(names: list[str], folder: Path) -> dict[str, dict[str, str]]
     return studies
 
 
+def _nnunet_postprocessing(model: str, segmentation: np.ndarray) -> np.ndarray:
+    """nnU-Net's postprocessing.pkl on its label map, the file petseg's predictor chooses for fold 0 (as
+    `nnUNetv2_apply_postprocessing` would run it after `nnUNetv2_predict`); unchanged where the folder has none."""
+    from petseg.nnunet.folder import NnunetOptions, open_folder
+    from petseg.nnunet.runtime import load_postprocessing
+
+    chosen = open_folder(model, NnunetOptions(folds=("0",))).postprocessing_file()
+    if chosen is None:
+        return segmentation
+    from nnunetv2.postprocessing.remove_connected_components import apply_postprocessing
+
+    return np.asarray(apply_postprocessing(np.asarray(segmentation), *load_postprocessing(chosen)))
+
+
 def _measure(engine: str, model: str, files: dict[str, str], gate: float, out: str, queue) -> None:
     """One run in a fresh process: seconds, peak RSS, windows; the label map saved to `out`."""
     import torch
@@ -145,6 +160,7 @@ def _measure(engine: str, model: str, files: dict[str, str], gate: float, out: s
         predictor.initialize_from_trained_model_folder(model, (0,), "checkpoint_final.pth")
         start = time.perf_counter()
         segmentation, windows = predictor.predict_from_files_sequential([channels], None)[0], None
+        segmentation = _nnunet_postprocessing(model, segmentation)  # what petseg applies too: like for like
     else:
         from petseg.data.study import load_study
         from petseg.models.settings import InferenceOptions
