@@ -161,7 +161,8 @@ def _segment_study(study: Study, predictor: StudyPredictor | None, params: dict[
     when given, else the SUV method."""
     if predictor is not None:
         prediction = predictor.predict(study)
-        return prediction.mask, predictor.describe(prediction), getattr(prediction, "suppressed", None)
+        removed = getattr(prediction, "removed", None)  # the anatomy step's, when it ran
+        return prediction.mask, predictor.describe(prediction), removed.label_map(prediction.mask) if removed else None
     from petseg.methods.suv import segment_suv
 
     found = segment_suv(study, params, body)

@@ -39,6 +39,10 @@ class Removed:
     items: list[dict[str, Any]] = field(default_factory=list)
     labels: np.ndarray | None = None
 
+    def label_map(self, grid: Volume) -> Volume | None:
+        """The removed components on `grid` (the PET grid of the mask) for the MIP; None when none was removed."""
+        return grid.with_array(self.labels) if self.labels is not None else None
+
 
 def physiology(study: Study) -> Physiology:
     """The physiological uptake the SUV method recognises in `study` (its tracer's parameters)."""

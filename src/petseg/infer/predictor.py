@@ -48,13 +48,6 @@ class Prediction:
     gate: GateVerdict | None = None  # the MIP classifier's verdict when one was used
     removed: Removed | None = None  # the anatomy step's removed components, when it ran
 
-    @property
-    def suppressed(self) -> Volume | None:
-        """The removed components as a label map on the PET grid (component k = `removed.items[k - 1]`)."""
-        if self.removed is None or self.removed.labels is None:
-            return None
-        return self.mask.with_array(self.removed.labels)
-
 
 def decision_mask(probability: np.ndarray, suv: Volume, decision: Decision) -> Volume:
     """The uint8 mask of a probability map under a threshold and post-processing."""

@@ -65,13 +65,6 @@ class NnunetPrediction:
     probability: Volume | None = None  # the lesion probability, when a threshold or probabilities were asked for
     removed: Removed | None = None  # the anatomy step's removed components, when it ran
 
-    @property
-    def suppressed(self) -> Volume | None:
-        """The removed components as a label map on the PET grid (component k = `removed.items[k - 1]`)."""
-        if self.removed is None or self.removed.labels is None:
-            return None
-        return self.mask.with_array(self.removed.labels)
-
 
 class NnunetPredictor:
     """One nnU-Net model folder (or zip), its folds averaged as nnU-Net averages them."""
