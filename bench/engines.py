@@ -37,21 +37,9 @@ NETWORKS = {"unet": ("tiny_unet", {"inputs": "[pet]"}), "segresnetds": ("auto3ds
 ENGINES = ("torch-fp32", "torch-bf16", "compile-bf16", "ort-fp32", "ort-int8", "ov-fp32", "ov-bf16", "ov-int8")
 
 
-class Probability(nn.Module):
-    """network -> lesion probability (B, 1, ...), the graph every engine runs."""
-
-    def __init__(self, network: nn.Module) -> None:
-        super().__init__()
-        self.network = network
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from petseg.models.outputs import main_output, probability
-
-        return probability(main_output(self.network(x)))
-
-
 def build(name: str) -> tuple[nn.Module, int, int]:
     """(probability module, input channels, parameters) of a seed network with seeded random weights."""
+    from petseg.models.engines import ProbabilityGraph
     from petseg.models.networks import build_network
     from petseg.recipe import load_recipe
 
@@ -59,7 +47,7 @@ def build(name: str) -> tuple[nn.Module, int, int]:
     recipe = load_recipe(recipe_name, overrides)
     torch.manual_seed(0)
     network = build_network(recipe.network, len(recipe.inputs)).eval()
-    return Probability(network).eval(), len(recipe.inputs), sum(p.numel() for p in network.parameters())
+    return ProbabilityGraph(network).eval(), len(recipe.inputs), sum(p.numel() for p in network.parameters())
 
 
 def real_windows(channels: int, roi: int, count: int) -> list[np.ndarray]:

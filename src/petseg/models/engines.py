@@ -12,7 +12,6 @@ retrained or resumed model) make a new key, and the stale files are removed. A m
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -25,6 +24,7 @@ import torch
 from torch import nn
 
 from petseg.console import debug, info
+from petseg.io.digest import file_sha256
 from petseg.models.outputs import main_output, probability
 from petseg.models.settings import WindowSettings
 
@@ -42,22 +42,13 @@ class ProbabilityGraph(nn.Module):
         return probability(main_output(self.network(x)))
 
 
-def weights_digest(path: Path) -> str:
-    """SHA-256 of a weights file (the cache key's part that changes with the weights)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def cache_key(weights: Path, channels: int, roi_zyx: tuple[int, ...]) -> str:
     """The converted model's name: weights, input shape and OpenVINO version."""
     import openvino
 
     shape = "x".join(str(s) for s in (channels, *roi_zyx))
     version = openvino.get_version().split("-")[0]
-    return f"openvino-{weights_digest(weights)[:20]}-{shape}-{version}"
+    return f"openvino-{file_sha256(weights)[:20]}-{shape}-{version}"
 
 
 def converted_model(network: nn.Module, weights: Path, channels: int, roi_zyx: tuple[int, ...]) -> Any:

@@ -9,7 +9,6 @@ into place whole, so a failed or concurrent unpacking never leaves a half folder
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import stat
@@ -18,6 +17,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from petseg.errors import PetsegError
+from petseg.io.digest import file_sha256
 from petseg.nnunet.folder import DATASET_JSON, is_model_folder
 
 HASH_CHARS = 16
@@ -29,15 +29,6 @@ def cache_root() -> Path:
         return Path(os.environ["PETSEG_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "petseg"
-
-
-def content_hash(path: Path) -> str:
-    """SHA-256 of the file's bytes (hex)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def checked_members(archive: zipfile.ZipFile, path: Path) -> list[zipfile.ZipInfo]:
@@ -89,7 +80,7 @@ def unpack_model_zip(path: Path) -> Path:
     if not zipfile.is_zipfile(path):
         raise PetsegError(f"{path} is a file but not a zip: give an nnU-Net model folder or the zip "
                           "nnUNetv2_export_model_to_zip wrote")
-    target = cache_root() / "nnunet" / content_hash(path)[:HASH_CHARS]
+    target = cache_root() / "nnunet" / file_sha256(path)[:HASH_CHARS]
     if not target.is_dir():
         _extract(path, target)
     found = model_folders(target)
