@@ -12,8 +12,9 @@ mirroring (8x the time; the same on both sides), fold 0, tile step 0.5: nnU-Net 
 `nnUNetPredictor.predict_from_files_sequential` (read, preprocess, every window, export) and the model's
 postprocessing.pkl where it has one (petseg applies it too); petseg = `load_study`
 + `NnunetPredictor.predict` (read, nnU-Net's preprocessing, gated windows, nnU-Net's export) at FDG's default gate
-(SUV 1.5) and at its calibrated ceiling (2.5); the tiny models also at gate 0 (every window: nnU-Net's mask). Model
-loading is not timed. Each run in its own process (peak RSS of that process).
+(SUV 1.5) and at its calibrated ceiling (2.5), each on whole windows and on windows' cores (`--gate-region`); the
+tiny models also at gate 0 (every window: nnU-Net's mask). Model loading is not timed. Each run in its own process
+(peak RSS of that process).
 
 The baseline on the full-size phantom is modelled (`--estimate phantom`, the default): 180 windows of 128^3 take ~45
 min per engine on 2 cores, so the run with no window (reading, preprocessing, export) and the network's seconds per
@@ -42,7 +43,10 @@ from tests.nnunet.tiny_model import build_tiny_models, nnunet_environment, pet_o
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
 BASELINE_ID = 501
-GATES = {"baseline": (1.5, 2.5), "tiny": (0.0, 1.5, 2.5)}  # FDG's default gate and its calibrated ceiling
+# (gate SUV, region): FDG's default gate and its calibrated ceiling, on whole windows (the default for nnU-Net
+# models) and on windows' cores (`--gate-region core`, or where `petseg calibrate` found it keeps the masks)
+GATES = {"baseline": ((1.5, "window"), (2.5, "window"), (1.5, "core"), (2.5, "core")),
+         "tiny": ((0.0, "window"), (1.5, "window"), (2.5, "window"), (1.5, "core"), (2.5, "core"))}
 
 
 def write_raw_dataset(root: Path, name: str) -> None:
@@ -146,7 +150,7 @@ def _nnunet_postprocessing(model: str, segmentation: np.ndarray) -> np.ndarray:
     return np.asarray(apply_postprocessing(np.asarray(segmentation), *load_postprocessing(chosen)))
 
 
-def _measure(engine: str, model: str, files: dict[str, str], gate: float, out: str, queue) -> None:
+def _measure(engine: str, model: str, files: dict[str, str], gate: tuple[float, str], out: str, queue) -> None:
     """One run in a fresh process: seconds, peak RSS, windows; the label map saved to `out`."""
     import torch
 
@@ -167,8 +171,9 @@ def _measure(engine: str, model: str, files: dict[str, str], gate: float, out: s
         from petseg.nnunet.folder import NnunetOptions
         from petseg.nnunet.predictor import NnunetPredictor
 
-        predictor = NnunetPredictor(model, InferenceOptions(gate_suv=gate, bf16=False, threads=2, progress=False),
-                                    NnunetOptions(folds=("0",), mirror_axes=()))
+        options = InferenceOptions(gate_suv=gate[0], gate_core=gate[1] == "core", bf16=False, threads=2,
+                                   progress=False)
+        predictor = NnunetPredictor(model, options, NnunetOptions(folds=("0",), mirror_axes=()))
         start = time.perf_counter()
         prediction = predictor.predict(load_study(files["pet"], files.get("ct"), tracer="fdg"))
         segmentation, windows = prediction.mask.array, prediction.windows.as_dict()
@@ -189,7 +194,7 @@ def in_process(target, *args):
     return result
 
 
-def measure(engine: str, model: Path, files: dict[str, str], gate: float, out: Path) -> dict:
+def measure(engine: str, model: Path, files: dict[str, str], gate: tuple[float, str], out: Path) -> dict:
     return in_process(_measure, engine, str(model), files, gate, str(out))
 
 
@@ -206,13 +211,13 @@ def agreement(reference: np.ndarray, mask: np.ndarray) -> dict:
 def run_study(label: str, model: Path, study: str, files: dict[str, str], out: Path) -> list[dict]:
     """nnU-Net, then petseg at each gate: times, memory, windows, agreement with nnU-Net's mask."""
     rows = []
-    reference = measure("nnunet", model, files, 0.0, out / f"{label}_{study}_nnunet.npy")
+    reference = measure("nnunet", model, files, (0.0, "window"), out / f"{label}_{study}_nnunet.npy")
     rows.append({"model": label, "study": study, "engine": "nnU-Net", **reference})
     masks = {"nnunet": np.load(out / f"{label}_{study}_nnunet.npy")}
     for gate in GATES[label]:
-        path = out / f"{label}_{study}_petseg_{gate:g}.npy"
+        path = out / f"{label}_{study}_petseg_{gate[0]:g}_{gate[1]}.npy"
         result = measure("petseg", model, files, gate, path)
-        rows.append({"model": label, "study": study, "engine": f"petseg gate {gate:g}", **result,
+        rows.append({"model": label, "study": study, "engine": f"petseg gate {gate[0]:g} {gate[1]}", **result,
                      "speed_up": round(reference["seconds"] / result["seconds"], 2),
                      **agreement(masks["nnunet"], np.load(path))})
         print(json.dumps(rows[-1]), flush=True)
@@ -239,12 +244,13 @@ def _forward(model: str, queue) -> None:
     queue.put(float(np.median(times[1:])))
 
 
-def window_counts(model: Path, files: dict[str, str], gates: tuple[float, ...]) -> dict[float, int]:
-    """Windows petseg runs at each gate (its own gate machinery on nnU-Net's windows; no network runs)."""
+def window_counts(model: Path, files: dict[str, str], gates: tuple[tuple[float, str], ...]
+                  ) -> dict[tuple[float, str], int]:
+    """Windows petseg runs at each gate and region (its own gate machinery on nnU-Net's windows; no network runs)."""
     from petseg.data.study import load_study
     from petseg.nnunet.channels import model_inputs
     from petseg.nnunet.folder import NnunetOptions
-    from petseg.nnunet.gated import padded, to_network_grid, window_slices
+    from petseg.nnunet.gated import padded, to_network_grid, window_runs, window_slices
     from petseg.nnunet.predictor import NnunetPredictor
 
     predictor = NnunetPredictor(model, nnunet=NnunetOptions(folds=("0",), mirror_axes=()))
@@ -253,10 +259,11 @@ def window_counts(model: Path, files: dict[str, str], gates: tuple[float, ...]) 
         model_inputs(study, predictor.kinds), None, {"spacing": list(study.suv.spacing_zyx)}, runner.plans_manager,
         runner.configuration_manager, runner.dataset_json)
     counts = {}
-    for gate in gates:
-        hot = padded(runner, to_network_grid(study.suv.array >= gate, properties,
-                                             list(runner.plans_manager.transpose_forward), data.shape[1:]))
-        counts[gate] = sum(bool(hot[w].any()) for w in window_slices(runner, hot.shape))
+    for gate, region in gates:
+        hot = padded(runner, to_network_grid(study.suv.array >= gate, properties,  # as `NnunetPredictor.run`
+                                             list(runner.plans_manager.transpose_forward), data.shape[1:],
+                                             widen=region == "window"))
+        counts[(gate, region)] = sum(window_runs(hot, window_slices(runner, hot.shape), region == "core"))
     return counts
 
 
@@ -264,16 +271,16 @@ def estimate_study(label: str, model: Path, study: str, files: dict[str, str], o
     """Where a measured run takes too long: seconds = the run with no window (reading, preprocessing, export,
     measured) + windows x the network's measured seconds per window; windows counted exactly."""
     per_window = in_process(_forward, str(model))
-    base = measure("petseg", model, files, 1e9, out / f"{label}_{study}_none.npy")
+    base = measure("petseg", model, files, (1e9, "core"), out / f"{label}_{study}_none.npy")  # + the core's reweighting
     total = base["windows"]["windows"]
     counts = window_counts(model, files, GATES[label])
     nnunet_seconds = base["seconds"] + total * per_window
     rows = [{"model": label, "study": study, "engine": "nnU-Net (modelled)", "seconds": round(nnunet_seconds),
              "windows": {"windows": total, "run": total}, "per_window_s": round(per_window, 1),
              "without_windows_s": base["seconds"], "peak_rss_gb_without_windows": base["peak_rss_gb"]}]
-    for gate, run in counts.items():
+    for (gate, region), run in counts.items():
         seconds = base["seconds"] + run * per_window
-        rows.append({"model": label, "study": study, "engine": f"petseg gate {gate:g} (modelled)",
+        rows.append({"model": label, "study": study, "engine": f"petseg gate {gate:g} {region} (modelled)",
                      "seconds": round(seconds), "windows": {"windows": total, "run": run},
                      "speed_up": round(nnunet_seconds / seconds, 2)})
     print(json.dumps(rows), flush=True)

@@ -187,3 +187,24 @@ def test_torchrun_ranks_split_the_cohort_and_join_gives_the_whole(trained, tmp_p
     joined = rows(out / "summary.csv")
     assert [r["case"] for r in joined] == cohort and {r["status"] for r in joined} == {"ok"}
     assert all((out / f"{case}.nii.gz").is_file() for case in cohort)
+
+
+def test_the_gate_region_is_asked_for_and_recorded(trained, tmp_path):
+    """--gate-region core gates on windows' cores (fewer windows), window on whole windows; lesions.json says which;
+    a wrong value is one line, exit 2."""
+    from petseg.data.phantom import make_phantom_study
+    from petseg.io.images import write_volume
+
+    study = make_phantom_study(seed=5, patient=3, size="small", n_lesions=4).study
+    write_volume(study.suv, tmp_path / "suv.nii.gz")
+    write_volume(study.ct, tmp_path / "ct.nii.gz")
+    common = ["segment", "--pet", str(tmp_path / "suv.nii.gz"), "--ct", str(tmp_path / "ct.nii.gz"), "--model",
+              str(trained.model), "--gate-suv", "2.5"]
+    methods = {}
+    for region in ("core", "window"):
+        assert run([*common, "--gate-region", region, "-o", str(tmp_path / region)]) == 0
+        methods[region] = json.loads((tmp_path / region / "lesions.json").read_text())["method"]
+    assert methods["core"]["gate_region"] == "core" and methods["window"]["gate_region"] == "window"
+    assert methods["core"]["windows"]["run"] < methods["window"]["windows"]["run"]
+    assert run([*common, "--gate-region", "edge", "-o", str(tmp_path / "edge")]) == 2
+    assert not (tmp_path / "edge").exists()

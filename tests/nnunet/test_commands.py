@@ -12,6 +12,7 @@ import pytest
 
 from petseg.cli.main import run
 from petseg.io.images import read_volume
+from petseg.metrics.components import Overlap
 from tests.nnunet.conftest import nnunet_reference
 
 pytestmark = pytest.mark.slow
@@ -52,14 +53,16 @@ def test_predict_and_calibrate_a_cohort(tiny, tmp_path):
     calibration = json.loads((model / "petseg_calibration.json").read_text())["calibrations"][0]
     assert calibration["key"] == {"folds": ["0", "1"], "checkpoint": "checkpoint_final.pth", "tile_step_size": 0.5}
     assert calibration["gate_suv"] >= 1.5 and calibration["rule"] == "argmax"  # the spheres are SUV 4-10
+    assert calibration["gate_core"] and all(c["gate_suv_core"] >= 1.5 for c in calibration["cases"])
     assert {"anatomy_dice", "anatomy_fpv_ml"} <= set(calibration["cases"][0]) and "anatomy" in calibration
     assert run(["predict", *base, "--split", "fold:0", "-o", str(tmp_path / "pred"), "--folds", "0", "1"]) == 0
     rows = list(csv.DictReader((tmp_path / "pred" / "summary.csv").open()))
     assert [r["status"] for r in rows] == ["ok", "ok"]
-    assert int(rows[0]["windows_run"]) < int(rows[0]["windows"]) == 2 * 45  # "grid": the gate skips windows
+    assert int(rows[0]["windows_run"]) < 0.3 * int(rows[0]["windows"]) == 0.3 * 2 * 45  # "grid": the core gate
     lesions = json.loads((tmp_path / "pred" / "grid.lesions.json").read_text())
     assert lesions["method"]["gate_source"] == "calibration"
     assert lesions["method"]["gate_suv"] == min(calibration["gate_suv"], 2.5)  # FDG's ceiling
+    assert lesions["method"]["gate_region"] == "core"
     assert lesions["metrics"]["dice"] > 0.5
     from nnunetv2.postprocessing.remove_connected_components import apply_postprocessing
 
@@ -68,7 +71,10 @@ def test_predict_and_calibrate_a_cohort(tiny, tmp_path):
     reference = nnunet_reference(model, tiny.cases["grid"].channels, (0, 1))  # at the calibrated gate: nnU-Net's
     expected = apply_postprocessing(reference, *load_postprocessing(model / "crossval_results_folds_0_1" /
                                                                     "postprocessing.pkl")) > 0
-    assert np.array_equal(read_volume(tmp_path / "pred" / "grid.nii.gz").array > 0, expected)
+    mask = read_volume(tmp_path / "pred" / "grid.nii.gz").array > 0
+    overlap = Overlap.of(expected, mask, 1.0)
+    assert 2 * (mask & expected).sum() / (mask.sum() + expected.sum()) >= 0.99  # the core gate's agreement rule
+    assert overlap.gt_touched().all() and overlap.pred_touched().all()
 
 
 def test_sts_001_dicom_through_segment_equals_nnunet_on_its_suv_nifti(tiny, real_data, tmp_path):

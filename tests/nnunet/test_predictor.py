@@ -50,14 +50,18 @@ def test_the_default_gate_keeps_nnunets_lesions_with_fewer_windows(tiny, grid):
     case = tiny.cases[grid]
     study = study_of(case)
     gated = predictor(tiny.petct)
-    assert gated.window_gate(study) == 1.5  # FDG's default, not calibrated
-    run = gated.run(study, 1.5)
+    assert gated.window_gate(study) == 1.5 and not gated.gate_core()  # FDG's default, not calibrated: whole windows
     reference = nnunet_reference(tiny.petct, case.channels, (0, 1)) > 0
-    mask = run.segmentation > 0
-    overlap = Overlap.of(reference, mask, study.suv.voxel_ml)
-    assert 2 * (mask & reference).sum() / (mask.sum() + reference.sum()) >= 0.99
-    assert overlap.gt_touched().all()  # no lesion of nnU-Net's mask lost
-    assert run.windows.run < (0.6 if grid == "grid" else 0.9) * run.windows.total  # 44 of 90 run; 62 of 72
+    runs = {}
+    for core in (True, False):
+        run = gated.run(study, 1.5, core=core)
+        mask = run.segmentation > 0
+        overlap = Overlap.of(reference, mask, study.suv.voxel_ml)
+        assert 2 * (mask & reference).sum() / (mask.sum() + reference.sum()) >= 0.99
+        assert overlap.gt_touched().all()  # no lesion of nnU-Net's mask lost
+        runs[core] = run.windows
+    assert runs[True].total == runs[False].total
+    assert runs[True].run < runs[False].run < (0.6 if grid == "grid" else 0.9) * runs[False].total
 
 
 def test_postprocessing_and_threshold(tiny):

@@ -91,19 +91,47 @@ def test_the_network_grid_mapping_never_loses_a_voxel():
     moved = to_network_grid(mask, {"bbox_used_for_cropping": [[0, 50], [0, 30], [0, 40]]}, [2, 0, 1],
                             (50, 30, 40))
     assert moved[13, 7, 11] and moved.sum() == 2
+    for factor in (2.5, 2.0, 0.5):  # the core gate's footprint mapping: coarser, coarser by 2, finer network grid
+        shape = tuple(int(n / factor) for n in (30, 40, 50))
+        footprint = to_network_grid(mask, properties, [0, 1, 2], shape, widen=False)
+        assert not (footprint & ~to_network_grid(mask, properties, [0, 1, 2], shape)).any()  # within the widened
+        for voxel in ((7, 11, 13), (29, 0, 49)):  # each set voxel's own network voxel is set
+            assert footprint[tuple(min(int(v / factor), n - 1) for v, n in zip(voxel, shape, strict=True))]
+        assert footprint.sum() == {2.5: 3, 2.0: 2, 0.5: 16}[factor]  # no widening: the voxels each one overlaps
 
 
-def test_gate_safety_needs_lesions_in_running_windows_and_no_skipped_window_on_the_mask():
-    from petseg.nnunet.gated import gate_is_safe
+def test_window_cores_tile_the_image_and_hold_the_voxels_each_window_weighs_most():
+    from petseg.nnunet.gated import window_cores
 
-    windows = [(slice(0, 4),), (slice(2, 6),), (slice(4, 8),)]
+    starts = (0, 13, 27, 40)  # nnU-Net's rounded starts: 72 voxels, windows of 32 at step 0.5 -> 4 per axis
+    windows = [(slice(z, z + 32), slice(y, y + 32)) for z in starts for y in (0, 9)]  # 2nd axis: 41 voxels
+    cores = window_cores(windows, (72, 41))
+    owner = np.zeros((72, 41), int)
+    for core in cores:
+        owner[core] += 1
+    assert (owner == 1).all()  # the cores tile the image
+    distance = np.abs(np.arange(72)[:, None] - (np.array(starts) + 16)[None])  # to each window's Gaussian peak
+    for window, core in zip(windows, cores, strict=True):  # no window's centre nearer (ties: either)
+        assert (distance[core[0], starts.index(window[0].start)] == distance[core[0]].min(axis=1)).all()
+    assert [(c[0].start, c[0].stop) for c in cores[::2]] == [(0, 23), (23, 36), (36, 50), (50, 72)]
+
+
+def test_the_core_gate_runs_windows_whose_core_holds_uptake_and_checks_lesions_and_mask():
+    from petseg.nnunet.gated import lesions_covered, mask_untouched, window_runs
+
+    windows = [(slice(0, 4),), (slice(2, 6),), (slice(4, 8),)]  # cores: 0-3, 3-5, 5-8
     hot, lesion, mask = (np.zeros(8, bool) for _ in range(3))
     hot[1] = lesion[1] = mask[1] = True
-    assert gate_is_safe(hot, lesion, mask, windows)
-    mask[5] = True  # in skipped windows only
-    assert not gate_is_safe(hot, lesion, mask, windows)
-    mask[5], lesion[7] = False, True  # a lesion no running window covers
-    assert not gate_is_safe(hot, lesion, mask, windows)
+    assert window_runs(hot, windows, core=True) == window_runs(hot, windows, core=False) == [True, False, False]
+    hot[2] = True  # in window 1, not in its core
+    assert window_runs(hot, windows, core=True) == [True, False, False]
+    assert window_runs(hot, windows, core=False) == [True, True, False]
+    runs = window_runs(hot, windows, core=True)
+    assert lesions_covered(lesion, windows, runs, core=True) and mask_untouched(mask, windows, runs)
+    mask[2] = True  # in the periphery of skipped window 1: only a gated run can say whether it stays
+    assert not mask_untouched(mask, windows, runs)
+    lesion[3] = True  # in window 0, but in the core of the skipped window 1
+    assert lesions_covered(lesion, windows, runs, core=False) and not lesions_covered(lesion, windows, runs, core=True)
 
 
 def test_a_missing_nnunetv2_is_one_line_naming_what_to_install(monkeypatch):

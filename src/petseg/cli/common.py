@@ -60,6 +60,9 @@ ENSEMBLE = typer.Option("mean", "--ensemble", help="Combine models by mean proba
 GATE_SUV = typer.Option(None, "--gate-suv", help="Skip windows without a voxel of at least this SUV (default: the "
                         f"calibrated one up to {_per_tracer('gate_ceiling_suv')}, else {_per_tracer('gate_suv')}; "
                         "0 runs every window).")
+GATE_REGION = typer.Option(None, "--gate-region", help="core: a window runs when its core (the part it weighs most) "
+                           "holds a voxel at the gate SUV; window: when any part does (more windows run). Default: as "
+                           "calibrated, else core for petseg models and window for nnU-Net models.")
 THRESHOLD = typer.Option(None, "--threshold", help="Probability threshold (default: the calibrated one).")
 BATCH = typer.Option(2, "--batch", help="Windows per network pass.")
 BF16 = typer.Option(None, "--bf16/--fp32", help="Precision on CPUs (default: bfloat16 where the CPU has it "
@@ -100,13 +103,15 @@ def tta_axes(tta: str | None) -> tuple[int, ...] | None:
 
 def inference_options(device: str, overlap: float | None, tta: str | None, ensemble: str, gate_suv: float | None,
                       threshold: float | None, batch: int, bf16: bool | None, threads: int | None,
-                      anatomy: bool | None = None) -> InferenceOptions:
+                      anatomy: bool | None = None, gate_region: str | None = None) -> InferenceOptions:
     """InferenceOptions from the command line (`--tta xyz` -> flips over z, y and x)."""
     from petseg.models.settings import InferenceOptions, flip_sets
 
+    if gate_region not in (None, "core", "window"):
+        raise PetsegError(f"--gate-region is core or window, got {gate_region!r}")
     return InferenceOptions(device=device, overlap=overlap, batch_size=batch, flips=flip_sets(tta_axes(tta) or ()),
                             ensemble=ensemble, gate_suv=gate_suv, bf16=bf16, threshold=threshold, threads=threads,
-                            anatomy=anatomy)
+                            anatomy=anatomy, gate_core=None if gate_region is None else gate_region == "core")
 
 
 def nnunet_options(folds: list[str], checkpoint: str | None, tta: str | None) -> NnunetOptions:

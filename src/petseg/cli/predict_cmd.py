@@ -63,7 +63,7 @@ def predict(
                                    "shard); only the files predict wrote are removed."),
     device: str = common.DEVICE, overlap: float | None = common.OVERLAP, tta: str = common.TTA,
     ensemble: str = common.ENSEMBLE, gate_suv: float | None = common.GATE_SUV,
-    threshold: float | None = common.THRESHOLD, batch: int = common.BATCH,
+    gate_region: str | None = common.GATE_REGION, threshold: float | None = common.THRESHOLD, batch: int = common.BATCH,
     bf16: bool | None = common.BF16, threads: int | None = common.THREADS, anatomy: bool | None = common.ANATOMY,
     folds: list[str] = common.FOLDS, checkpoint: str | None = common.CHECKPOINT,
 ) -> None:
@@ -79,9 +79,10 @@ def predict(
         raise PetsegError("give --model (one or more model folders) and -o OUT (or --join OUT to join shards)")
     share = parse_shard(shard)
     settings = {"tracer": tracer, "overlap": overlap, "tta": tta, "ensemble": ensemble, "gate_suv": gate_suv,
-                "threshold": threshold, "bf16": bf16, "anatomy": anatomy, "folds": folds, "checkpoint": checkpoint}
+                "gate_region": gate_region, "threshold": threshold, "bf16": bf16, "anatomy": anatomy, "folds": folds,
+                "checkpoint": checkpoint}
     options = common.inference_options(device, overlap, tta, ensemble, gate_suv, threshold, batch, bf16, threads,
-                                       anatomy)
+                                       anatomy, gate_region)
     _predict(model, out, datalist, split, folder, share, settings, overwrite, options,
              common.nnunet_options(folds, checkpoint, tta))
 
@@ -165,8 +166,9 @@ def _gate_line(result: dict, tracer) -> str:
 
     gate = window_gate(None, result["gate_suv"], tracer)
     capped = result["gate_suv"] is not None and gate < result["gate_suv"]
-    return f"SUV {gate:g}" + (f" (the held-out studies allow up to {result['gate_suv']:g}; capped at "
-                              f"{tracer.name.upper()}'s ceiling)" if capped else "")
+    region = " on windows' cores" if result.get("gate_core") else " on whole windows"
+    return f"SUV {gate:g}{region}" + (f" (the held-out studies allow up to {result['gate_suv']:g}; capped at "
+                                      f"{tracer.name.upper()}'s ceiling)" if capped else "")
 
 
 def _calibrate_nnunet(predictor, studies: list, tracer) -> None:
@@ -176,13 +178,14 @@ def _calibrate_nnunet(predictor, studies: list, tracer) -> None:
     result = calibrate_gate(predictor, studies, tracer,
                             progress=lambda items: track(items, "held-out studies", total=len(items)))
     table = Table(title=f"{result['model']}: {len(result['cases'])} held-out studies, every window run")
-    for column in ("case", "Dice", "FPV ml", "FNV ml", "+ anatomy: Dice", "FPV ml", "safe gate SUV"):
+    for column in ("case", "Dice", "FPV ml", "FNV ml", "+ anatomy: Dice", "FPV ml", "safe gate SUV: cores",
+                   "whole windows"):
         table.add_column(column, justify="right")
     for case in result["cases"]:
         dice = "n/a" if case["dice"] != case["dice"] else f"{case['dice']:.3f}"
         cleaned = "n/a" if case["anatomy_dice"] != case["anatomy_dice"] else f"{case['anatomy_dice']:.3f}"
         table.add_row(case["case"], dice, f"{case['fpv_ml']:.2f}", f"{case['fnv_ml']:.2f}", cleaned,
-                      f"{case['anatomy_fpv_ml']:.2f}", f"{case['gate_suv']:g}")
+                      f"{case['anatomy_fpv_ml']:.2f}", f"{case['gate_suv_core']:g}", f"{case['gate_suv_window']:g}")
     results.print(table)
     anatomy = "kept" if result["anatomy"] else "left out"
     results.print(f"threshold: nnU-Net's ({result['rule']}); window gate: {_gate_line(result, tracer)}; "

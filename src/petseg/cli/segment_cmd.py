@@ -40,6 +40,7 @@ def segment(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the results of an earlier run."),
     device: str = common.DEVICE, overlap: float | None = common.OVERLAP, tta: str = common.TTA,
     ensemble: str = common.ENSEMBLE, gate_suv: float | None = common.GATE_SUV,
+    gate_region: str | None = common.GATE_REGION,
     threshold: float | None = common.THRESHOLD, batch: int = common.BATCH, bf16: bool | None = common.BF16,
     threads: int | None = common.THREADS, anatomy: bool | None = common.ANATOMY,
     folds: list[str] = common.FOLDS, checkpoint: str | None = common.CHECKPOINT,
@@ -54,7 +55,7 @@ def segment(
     check_output_dir(out, overwrite)  # refuse before the work, not after
     source = recorded_pet_source(pet) if dicom_seg and not is_dicom_input(pet) else None
     inference = common.inference_options(device, overlap, tta, ensemble, gate_suv, threshold, batch, bf16, threads,
-                                         anatomy)
+                                         anatomy, gate_region)
     nnunet = common.nnunet_options(folds, checkpoint, tta)
     predictor = load_predictor(model, inference, nnunet) if model else None
     result = run_segment(pet, ct, label=label, method=method, tracer=tracer, params=common.parse_params(param),

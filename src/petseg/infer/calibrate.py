@@ -27,7 +27,7 @@ from petseg.infer.anatomy import physiology, step_fraction
 from petseg.infer.models import ModelFolder, is_builtin
 from petseg.infer.threshold import HeldOutCase, choose_postprocessing, choose_threshold, score
 from petseg.io.atomic import write_json_atomic
-from petseg.models.settings import highest_safe_gate
+from petseg.models.settings import core_or_window, highest_safe_gate
 from petseg.models.windows import window_coverage
 from petseg.preprocess import preprocess_study
 from petseg.tracers import Tracer
@@ -122,14 +122,10 @@ def mask_kept(probability: np.ndarray, share: np.ndarray, threshold: float, ense
 
 def choose_gate(predictor: Predictor, cases: list[HeldOutCase], thresholds: list[float], tracer: Tracer
                 ) -> tuple[bool, float]:
-    """(core, gate): the safe gate on windows' cores, unless gating whole windows is safe at a higher gate up to
-    the tracer's ceiling (the core gate runs fewer windows at the same gate, but may keep a mask only at a lower
-    one: a skipped window's periphery may reach the mask)."""
+    """(core, gate): the gate safe on every case, on windows' cores or whole windows (`core_or_window`)."""
     safe = {core: min(safe_gate(predictor, c.study, c.probability, thresholds, core)  # type: ignore[arg-type]
                       for c in cases) for core in (True, False)}
-    ceiling = tracer.gate_ceiling_suv
-    core = min(safe[True], ceiling) >= min(safe[False], ceiling)
-    return core, safe[core]
+    return core_or_window(safe, tracer.gate_ceiling_suv)
 
 
 def held_out_cases(predictor: Predictor, entries: list[DatalistEntry], tracer: Tracer,

@@ -30,7 +30,7 @@ from petseg.infer.gate import GateVerdict, classify, split_classifier
 from petseg.infer.models import ModelFolder, load_model_folder
 from petseg.infer.postprocess import apply_postprocessing
 from petseg.io.images import Volume
-from petseg.models.settings import InferenceOptions, WindowSettings, window_gate
+from petseg.models.settings import InferenceOptions, WindowSettings, window_gate, window_gate_core
 from petseg.models.windows import WindowCount, WindowPredictor, network_predictor, sliding_probability, uptake_gate
 from petseg.preprocess import preprocess_study
 
@@ -102,11 +102,9 @@ class Predictor:
         return window_gate(self.options.gate_suv, self.decision.gate_suv, study.tracer)
 
     def gate_core(self) -> bool:
-        """Whether windows are gated on their cores: as calibrated when the calibrated gate is used, else the
-        options' (the core, by default)."""
-        if self.options.gate_suv is None and self.decision.gate_suv is not None:
-            return self.decision.gate_core
-        return self.options.gate_core
+        """Whether windows are gated on their cores (`petseg.models.settings.window_gate_core`; the core by default:
+        a skipped window lowers a probability by at most its share of the weight)."""
+        return window_gate_core(self.options, self.decision.gate_suv, self.decision.gate_core, True)
 
     def probabilities(self, study: Study, gate_suv: float) -> tuple[np.ndarray, WindowCount]:
         """The ensemble's probability map on the PET grid (cascade included), before any threshold, and the

@@ -102,7 +102,7 @@ class InferenceOptions:
     threads: int | None = None  # CPU threads for torch; None: the CPUs this process may use
     anatomy: bool | None = None  # remove learned components in recognised physiology; None: as calibrated
     engine: str = "auto"  # see `engine_for`
-    gate_core: bool = True  # gate on the window's core (petseg.models.windows), else on the whole window
+    gate_core: bool | None = None  # gate on windows' cores (petseg.models.windows), else whole windows; see below
 
     def __post_init__(self) -> None:
         if self.ensemble not in ENSEMBLES:
@@ -129,7 +129,7 @@ class InferenceOptions:
         return WindowSettings(recipe.roi_zyx, overlap, gate_suv, tuple(tuple(f) for f in self.flips), dtype,
                               dtype is torch.bfloat16 and device.type == "cpu", self.batch_size,
                               self.progress and progress_visible(), engine_for(self.engine, device, parameters),
-                              self.gate_core)
+                              self.gate_core is not False)
 
     def for_validation(self) -> InferenceOptions:
         """The options of validation during training: the same windows, one pass (every window is run: resolve
@@ -144,6 +144,24 @@ def window_gate(asked: float | None, calibrated: float | None, tracer: Tracer) -
         return max(float(asked), 0.0)
     return float(tracer.gate_suv if calibrated is None else min(calibrated, tracer.gate_ceiling_suv))
 
+
+def window_gate_core(options: InferenceOptions, calibrated: float | None, calibrated_core: bool, default: bool
+                     ) -> bool:
+    """Whether windows are gated on their cores: as asked (`--gate-region`), else as calibrated when the calibrated
+    gate is used (`--gate-suv` not given), else the predictor's `default`."""
+    if options.gate_core is not None:
+        return options.gate_core
+    if options.gate_suv is None and calibrated is not None:
+        return calibrated_core
+    return default
+
+
+def core_or_window(safe: dict[bool, float], ceiling: float) -> tuple[bool, float]:
+    """(core, gate) from the safe gates on windows' cores (`safe[True]`) and on whole windows (`safe[False]`): the
+    core, unless whole windows are safe at a higher gate up to the tracer's `ceiling` (the core gate runs fewer
+    windows at one gate, but may keep the masks only at a lower one: a skipped window's periphery may reach a mask)."""
+    core = min(safe[True], ceiling) >= min(safe[False], ceiling)
+    return core, safe[core]
 
 
 def highest_safe_gate(safe: Callable[[float], bool]) -> float:

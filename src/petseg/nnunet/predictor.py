@@ -8,7 +8,8 @@ logits averaged, nnunetv2's export back to the PET grid (argmax, or with `--thre
 against it), nnU-Net's postprocessing.pkl. Settings: tile step = 1 - `--overlap` (nnU-Net's 0.5 by default);
 mirroring = the checkpoint's axes unless `--tta` names others; precision = nnU-Net's (fp16 autocast on CUDA, fp32
 on CPUs; `--bf16` asks for bfloat16 on CPUs); the window gate = `window_gate` (`--gate-suv`, else the gate
-`petseg calibrate` chose for these folds up to the tracer's ceiling, else the tracer's).
+`petseg calibrate` chose for these folds up to the tracer's ceiling, else the tracer's), on whole windows unless
+the calibration chose windows' cores (`gate_core`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from petseg.device import pick_device, precision, use_threads
 from petseg.errors import PetsegError
 from petseg.infer.anatomy import Removed, anatomy_step, step_fraction
 from petseg.io.images import Volume
-from petseg.models.settings import InferenceOptions, window_gate
+from petseg.models.settings import InferenceOptions, window_gate, window_gate_core
 from petseg.models.windows import WindowCount
 from petseg.nnunet.calibrate import load_calibration
 from petseg.nnunet.channels import channel_kinds, model_inputs
@@ -91,6 +92,7 @@ class NnunetPredictor:
         self.postprocessing = (pp_file, *load_postprocessing(pp_file)) if pp_file is not None else None
         calibration = load_calibration(self.folder, self.calibration_key())
         self.calibrated_gate = calibration.get("gate_suv")
+        self.calibrated_core = bool(calibration.get("gate_core", False))  # earlier calibrations gated whole windows
         self.anatomy = step_fraction(calibration.get("anatomy"), self.options.anatomy)
 
     def calibration_key(self) -> dict[str, Any]:
@@ -103,8 +105,15 @@ class NnunetPredictor:
         tracer's default (`petseg.models.settings.window_gate`)."""
         return window_gate(self.options.gate_suv, self.calibrated_gate, study.tracer)
 
-    def run(self, study: Study, gate_suv: float, probability: bool = False) -> NnunetRun:
-        """The study through nnunetv2 with the window gate `gate_suv` (0: every window, nnU-Net's result)."""
+    def gate_core(self) -> bool:
+        """Whether windows are gated on their cores (`petseg.models.settings.window_gate_core`): whole windows by
+        default, whose skips keep nnU-Net's mask wherever the network says background in windows without uptake
+        (see `gated`); the core as asked, or where `petseg calibrate` found the held-out masks agree."""
+        return window_gate_core(self.options, self.calibrated_gate, self.calibrated_core, False)
+
+    def run(self, study: Study, gate_suv: float, probability: bool = False, core: bool | None = None) -> NnunetRun:
+        """The study through nnunetv2 with the window gate `gate_suv` (0: every window, nnU-Net's result) on windows'
+        cores (`core`; None: `gate_core()`) or whole windows."""
         from nnunetv2.inference.export_prediction import convert_predicted_logits_to_segmentation_with_correct_shape
 
         from petseg.nnunet.gated import to_network_grid
@@ -115,8 +124,10 @@ class NnunetPredictor:
         data, _, properties = preprocessor.run_case_npy(image, None, {"spacing": list(study.suv.spacing_zyx)},
                                                         runner.plans_manager, runner.configuration_manager,
                                                         runner.dataset_json)
+        runner.gate_core = self.gate_core() if core is None else core
         runner.gate_mask = None if gate_suv <= 0 else to_network_grid(
-            study.suv.array >= gate_suv, properties, list(runner.plans_manager.transpose_forward), data.shape[1:])
+            study.suv.array >= gate_suv, properties, list(runner.plans_manager.transpose_forward), data.shape[1:],
+            widen=not runner.gate_core)
         runner.windows_total = runner.windows_run = 0
         try:
             tensor = torch.from_numpy(data).to(dtype=torch.float32, memory_format=torch.contiguous_format)
@@ -186,6 +197,7 @@ class NnunetPredictor:
                 "postprocessing": None if pp is None else {"file": str(pp[0]), "functions": [f.__name__ for f in pp[1]],
                                                             "kwargs": json.loads(json.dumps(pp[2], default=_plain))},
                 "windows": prediction.windows.as_dict(), "gate_suv": prediction.gate_suv,
+                "gate_region": "core" if self.gate_core() else "window",
                 "gate_source": "command line" if self.options.gate_suv is not None else
                 "calibration" if self.calibrated_gate is not None else "tracer default",
                 "nnunetv2": nnunetv2_version(), **anatomy}
