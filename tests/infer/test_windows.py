@@ -139,3 +139,6 @@ def test_a_mask_is_kept_where_the_skipped_share_cannot_take_a_voxel_off():
     assert not mask_kept(probability, share, 0.5, "vote")  # a vote: no skipped window may touch the mask
     assert mask_kept(probability, np.where(probability >= 0.5, 0.0, 1.0), 0.5, "vote")
     assert highest_safe(lambda gate: gate <= 2.6) == 2.5 and highest_safe(lambda gate: False) == 0.0
+    asked = []
+    assert highest_safe(lambda gate: asked.append(gate) or True, up_to=2.5) == 2.5 and max(asked) <= 2.5
+    assert len(asked) <= 4  # 9 candidates up to 2.5: a binary search

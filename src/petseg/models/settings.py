@@ -164,12 +164,13 @@ def core_or_window(safe: dict[bool, float], ceiling: float) -> tuple[bool, float
     return core, safe[core]
 
 
-def highest_safe_gate(safe: Callable[[float], bool]) -> float:
-    """The highest of `GATE_CANDIDATES` that is `safe` (a higher gate runs fewer windows, so safety only falls as the
-    gate rises: binary search); 0 when even the lowest is not. `petseg calibrate` asks this of MONAI's windows and
-    of nnU-Net's alike."""
-    low, high = -1, len(GATE_CANDIDATES) - 1  # invariant: the candidates up to `low` are safe
+def highest_safe_gate(safe: Callable[[float], bool], up_to: float | None = None) -> float:
+    """The highest of `GATE_CANDIDATES` (those up to `up_to`, where a check is costly and higher gates are never
+    used) that is `safe` (a higher gate runs fewer windows, so safety only falls as the gate rises: binary search);
+    0 when even the lowest is not. `petseg calibrate` asks this of MONAI's windows and of nnU-Net's alike."""
+    candidates = [g for g in GATE_CANDIDATES if up_to is None or g <= up_to]
+    low, high = -1, len(candidates) - 1  # invariant: the candidates up to `low` are safe
     while low < high:
         middle = (low + high + 1) // 2
-        low, high = (middle, high) if safe(GATE_CANDIDATES[middle]) else (low, middle - 1)
-    return GATE_CANDIDATES[low] if low >= 0 else 0.0
+        low, high = (middle, high) if safe(candidates[middle]) else (low, middle - 1)
+    return candidates[low] if low >= 0 else 0.0

@@ -60,8 +60,10 @@ def load_calibration(folder: NnunetFolder, key: dict[str, Any]) -> dict[str, Any
     return next((entry for entry in _entries(folder) if entry.get("key") == key), {})
 
 
-def study_safe_gate(predictor: NnunetPredictor, study: Study, run: NnunetRun, mask: np.ndarray, core: bool) -> float:
-    """The highest candidate gate safe on `study` on windows' cores (`core`) or whole windows (see the module
+def study_safe_gate(predictor: NnunetPredictor, study: Study, run: NnunetRun, mask: np.ndarray, core: bool,
+                    ceiling: float) -> float:
+    """The highest candidate gate safe on `study` on windows' cores (`core`; candidates up to the tracer's
+    `ceiling`: each costs a gated run, and higher gates are never used) or whole windows (see the module
     docstring); `run` is its every-window run and `mask` nnU-Net's mask of it (PET grid, before post-processing)."""
     from petseg.nnunet.gated import lesions_covered, mask_untouched, padded, to_network_grid, window_runs, window_slices
 
@@ -83,7 +85,7 @@ def study_safe_gate(predictor: NnunetPredictor, study: Study, run: NnunetRun, ma
             return mask_untouched(predicted, windows, runs)
         return agrees(mask, predictor.decided(predictor.run(study, gate, predictor.keep_probability, core)) > 0)
 
-    return highest_safe_gate(safe)
+    return highest_safe_gate(safe, ceiling if core else None)
 
 
 def agrees(reference: np.ndarray, mask: np.ndarray) -> bool:
@@ -128,7 +130,8 @@ def calibrate_gate(predictor: NnunetPredictor, entries: list[DatalistEntry], tra
         truth = study.label.array > 0  # type: ignore[union-attr]
         lesions = lesions or bool(truth.any())
         cleaned = remove_physiology(final, study.suv, physiology(study)).mask
-        safe = {core: study_safe_gate(predictor, study, run, mask, core) for core in (True, False)}
+        safe = {core: study_safe_gate(predictor, study, run, mask, core, tracer.gate_ceiling_suv)
+                for core in (True, False)}
         cases.append({"case": entry.case, "gate_suv_core": safe[True], "gate_suv_window": safe[False],
                       "windows": run.windows.total, **_scores(truth, final, study.suv.voxel_ml),
                       **_scores(truth, cleaned, study.suv.voxel_ml, "anatomy_")})
