@@ -106,14 +106,14 @@ def main() -> None:
         write_datalist(build_datalist(import_folder(IBSI), datalist.parent, n_folds=5), datalist)
     print(f"# seed recipes on {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch "
           f"{torch.__version__}; IBSI fold {args.fold} held out")
-    results = []
     for name in args.recipes:
         folder = args.out / name
         done = folder / "result.json"
         result = json.loads(done.read_text()) if done.exists() else train_one(name, datalist, args.fold, folder,
                                                                              args.bf16)
-        results.append(result)
         print(f"{name}: Dice {mean(result['model'], 'dice'):.3f} in {result['minutes']:.1f} min", flush=True)
+    results = [json.loads(path.read_text()) for name in (*PAPERS, "tiny_unet")
+               if (path := args.out / name / "result.json").exists()]  # every result present, in the papers' order
     print("\n" + table(results))
     curves(results, DOCS / "recipes_learning.png")
     print("\nlearning curves (held-out Dice on the model grid against steps): docs/recipes_learning.png")
