@@ -19,7 +19,7 @@ tiny models also at gate 0 (every window: nnU-Net's mask). Model loading is not 
 The baseline on the full-size phantom is modelled (`--estimate phantom`, the default): 180 windows of 128^3 take ~45
 min per engine on 2 cores, so the run with no window (reading, preprocessing, export) and the network's seconds per
 window are measured, and the windows each side runs counted exactly. Run: .venv/bin/python bench/nnunet.py
-[--studies phantom sts001] [--models tiny baseline] [--estimate phantom]
+[--studies phantom sts001] [--models tiny baseline] [--estimate phantom] [--gates 2.5:core ...]
 """
 
 from __future__ import annotations
@@ -208,13 +208,14 @@ def agreement(reference: np.ndarray, mask: np.ndarray) -> dict:
             "mask_voxels": int(mask.sum()), "reference_voxels": int(reference.sum())}
 
 
-def run_study(label: str, model: Path, study: str, files: dict[str, str], out: Path) -> list[dict]:
+def run_study(label: str, model: Path, study: str, files: dict[str, str], out: Path,
+              gates: tuple[tuple[float, str], ...]) -> list[dict]:
     """nnU-Net, then petseg at each gate: times, memory, windows, agreement with nnU-Net's mask."""
     rows = []
     reference = measure("nnunet", model, files, (0.0, "window"), out / f"{label}_{study}_nnunet.npy")
     rows.append({"model": label, "study": study, "engine": "nnU-Net", **reference})
     masks = {"nnunet": np.load(out / f"{label}_{study}_nnunet.npy")}
-    for gate in GATES[label]:
+    for gate in gates:
         path = out / f"{label}_{study}_petseg_{gate[0]:g}_{gate[1]}.npy"
         result = measure("petseg", model, files, gate, path)
         rows.append({"model": label, "study": study, "engine": f"petseg gate {gate[0]:g} {gate[1]}", **result,
@@ -267,13 +268,14 @@ def window_counts(model: Path, files: dict[str, str], gates: tuple[tuple[float, 
     return counts
 
 
-def estimate_study(label: str, model: Path, study: str, files: dict[str, str], out: Path) -> list[dict]:
+def estimate_study(label: str, model: Path, study: str, files: dict[str, str], out: Path,
+                   gates: tuple[tuple[float, str], ...]) -> list[dict]:
     """Where a measured run takes too long: seconds = the run with no window (reading, preprocessing, export,
     measured) + windows x the network's measured seconds per window; windows counted exactly."""
     per_window = in_process(_forward, str(model))
     base = measure("petseg", model, files, (1e9, "core"), out / f"{label}_{study}_none.npy")  # + the core's reweighting
     total = base["windows"]["windows"]
-    counts = window_counts(model, files, GATES[label])
+    counts = window_counts(model, files, gates)
     nnunet_seconds = base["seconds"] + total * per_window
     rows = [{"model": label, "study": study, "engine": "nnU-Net (modelled)", "seconds": round(nnunet_seconds),
              "windows": {"windows": total, "run": total}, "per_window_s": round(per_window, 1),
@@ -294,6 +296,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/out/nnunet"))
     parser.add_argument("--estimate", nargs="*", default=["phantom"], help="studies whose baseline runs are modelled "
                         "(a measured full-size run takes ~45 min per engine on 2 cores)")
+    parser.add_argument("--gates", nargs="*", default=[], help="only these of GATES, as SUV:region (e.g. 2.5:core)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     studies = prepare_studies(args.studies, args.out / "studies")
@@ -310,7 +313,8 @@ def main() -> None:
     for label, pair in models.items():
         for study, files in studies.items():
             how = estimate_study if label == "baseline" and study in args.estimate else run_study
-            rows += how(label, pair["petct" if "ct" in files else "pet"], study, files, args.out)
+            gates = tuple(g for g in GATES[label] if not args.gates or f"{g[0]:g}:{g[1]}" in args.gates)
+            rows += how(label, pair["petct" if "ct" in files else "pet"], study, files, args.out, gates)
     machine = {"cpu": platform.processor() or platform.machine(), "date": time.strftime("%Y-%m-%d %H:%M")}
     name = f"results_{'_'.join(args.models)}_{'_'.join(args.studies)}.json"
     (args.out / name).write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
