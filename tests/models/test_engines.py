@@ -148,3 +148,30 @@ def test_a_read_only_model_folder_is_converted_for_the_run(tmp_path, monkeypatch
     batch = torch.rand(1, 1, 32, 32, 32)
     output = engines.openvino_predictor(model.network, model.weights, 1, settings)(batch)
     assert float((output - network_predictor(model.network, settings)(batch)).abs().max()) < 1e-4
+
+
+@needs_openvino
+def test_a_conversion_that_fails_on_the_window_falls_back_to_pytorch(tmp_path, monkeypatch):
+    """A converted network that cannot run the window shape (Swin-UNETR traced at 64^3 fails so) gives no
+    OpenVINO predictor, its cached conversion goes, and the predictor runs the network in PyTorch instead."""
+    from petseg.data.phantom import make_phantom_study
+    from petseg.infer.models import load_model_folder
+    from petseg.infer.predictor import Predictor
+    from petseg.models import engines
+
+    folder = model_folder(tmp_path / "model")
+    model = load_model_folder(folder, CPU)
+    real = engines.converted_model
+
+    def wrong_shape(network, weights, channels, roi_zyx):
+        converted = real(network, weights, channels, roi_zyx)  # cached as usual
+        converted.reshape([1, channels, 16, 16, 16])
+        return converted
+
+    monkeypatch.setattr(engines, "converted_model", wrong_shape)
+    settings = fp32("openvino").resolve(model.recipe, CPU, 0.0)
+    assert engines.openvino_predictor(model.network, model.weights, 1, settings) is None
+    assert not list((folder / engines.CACHE).glob("openvino-*"))
+    study = make_phantom_study(seed=1, size="small").study
+    fallen_back = Predictor([folder], fp32("openvino")).predict(study).probability.array
+    np.testing.assert_array_equal(fallen_back, Predictor([folder], fp32("torch")).predict(study).probability.array)

@@ -20,6 +20,7 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
+from petseg.console import info
 from petseg.data.study import Study, resample_onto
 from petseg.device import pick_device, ranks_on_this_machine, use_threads
 from petseg.errors import PetsegError, PetsegWarning
@@ -164,5 +165,9 @@ class Predictor:
         if key not in self._engines:
             from petseg.models.engines import openvino_predictor
 
-            self._engines[key] = openvino_predictor(model.network, model.weights, len(model.recipe.inputs), settings)
+            converted = openvino_predictor(model.network, model.weights, len(model.recipe.inputs), settings)
+            if converted is None:
+                info(f"OpenVINO cannot run {model.name}'s network at {settings.roi_zyx}; running it in PyTorch")
+                converted = self._window_predictor(model, replace(settings, engine="torch"))
+            self._engines[key] = converted
         return self._engines[key]

@@ -92,9 +92,11 @@ def store(model: Any, folder: Path, key: str) -> None:
 
 
 def openvino_predictor(network: nn.Module, weights: Path, channels: int, settings: WindowSettings
-                       ) -> Callable[[torch.Tensor], torch.Tensor]:
+                       ) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """(B, C, *roi) -> lesion probability (B, 1, *roi) by OpenVINO, averaged over the settings' flips, at the
-    settings' precision (bfloat16 or float32), on torch's CPU threads."""
+    settings' precision (bfloat16 or float32), on torch's CPU threads; None when the converted model fails on a
+    window of the right shape (seen: Swin-UNETR traced at 64^3 fails in a reshape), its cached conversion removed:
+    the caller runs PyTorch instead."""
     import openvino as ov
 
     model = converted_model(network, weights, channels, settings.roi_zyx)
@@ -104,6 +106,15 @@ def openvino_predictor(network: nn.Module, weights: Path, channels: int, setting
 
     def run(window: np.ndarray) -> np.ndarray:
         return np.array(request.infer({0: np.ascontiguousarray(window)})[0])
+
+    try:
+        checked = run(np.zeros((1, channels, *settings.roi_zyx), np.float32)).shape == (1, 1, *settings.roi_zyx)
+    except RuntimeError:
+        checked = False
+    if not checked:
+        for stale in (weights.parent / CACHE).glob(f"{cache_key(weights, channels, settings.roi_zyx)}.*"):
+            stale.unlink(missing_ok=True)
+        return None
 
     def predict(batch: torch.Tensor) -> torch.Tensor:
         images = batch.numpy()
