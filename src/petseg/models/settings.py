@@ -102,7 +102,7 @@ class InferenceOptions:
     threads: int | None = None  # CPU threads for torch; None: the CPUs this process may use
     anatomy: bool | None = None  # remove learned components in recognised physiology; None: as calibrated
     engine: str = "auto"  # see `engine_for`
-    gate_core: bool | None = None  # gate on windows' cores (petseg.models.windows), else whole windows; see below
+    gate_core: bool | None = None  # windows gated on their cores, else whole windows; None: `window_gate_core`
 
     def __post_init__(self) -> None:
         if self.ensemble not in ENSEMBLES:
