@@ -18,7 +18,6 @@ import csv
 import json
 import os
 import platform
-import time
 from pathlib import Path
 
 import torch
@@ -37,15 +36,14 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 def train_one(name: str, datalist: Path, fold: int, out: Path, bf16: bool) -> dict:
     """Train `name` (its cpu profile; tiny_unet as it is) on all but `fold`; its held-out scores and the log. A
     model trained before whose scoring did not finish is scored without training again (its minutes: the sum of
-    its epochs' seconds in log.csv)."""
+    its epochs' seconds in log.csv). A run killed during training goes on from its last epoch (the trainer's
+    `resume`), its minutes summed the same way."""
     profile = "cpu" if name != "tiny_unet" else None
-    if (out / "model" / "model.json").is_file():
-        minutes = sum(float(row["seconds"]) for row in csv.DictReader((out / "model" / "log.csv").open())) / 60
-    else:
-        start = time.perf_counter()
+    if not (out / "model" / "model.json").is_file():
         Trainer(TrainConfig(recipe=name, datalist=datalist, fold=fold, out=out / "model", profile=profile,
-                            cache_dir=out.parent / "cache", bf16=bf16)).run()
-        minutes = (time.perf_counter() - start) / 60
+                            cache_dir=out.parent / "cache", bf16=bf16,
+                            resume=(out / "model" / "checkpoint_last.pt").is_file())).run()
+    minutes = sum(float(row["seconds"]) for row in csv.DictReader((out / "model" / "log.csv").open())) / 60
     model = json.loads((out / "model" / "model.json").read_text())
     entries = [e for e in load_datalist(datalist)["training"] if e.fold == fold]
     ours, suv_method = held_out_scores(out / "model", entries, gate_suv=0.0)

@@ -4,6 +4,7 @@ import csv
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from petseg.cli.main import run
@@ -162,6 +163,37 @@ def test_anatomy_removes_model_components_in_recognised_physiology(trained, tmp_
     truth = study.label.array > 0
     assert (after & truth).sum() == (before & truth).sum()  # no lesion voxel lost
 
+
+
+def test_suv_outline_gives_the_suv_methods_outlines_the_model_confirms(trained, tmp_path, monkeypatch):
+    """--suv-outline on a whole-body phantom, with a stand-in network that calls a few voxels above SUV 6: the
+    lesions are whole outlines of the SUV method's own mask (segment without a model), those the network touched;
+    lesions.json records the step."""
+    from petseg.data.phantom import make_phantom_study
+    from petseg.io.images import read_volume, write_volume
+    from petseg.metrics.components import label_components
+
+    def hot(network, settings):  # PET is the tiny recipe's third channel, scaled SUV 0-10 -> 0-1
+        return lambda batch: (batch[:, 2:3] > 0.6).float()
+
+    monkeypatch.setattr("petseg.infer.predictor.network_predictor", hot)
+    study = make_phantom_study(seed=5, patient=3, size="small", n_lesions=4).study
+    write_volume(study.suv, tmp_path / "suv.nii.gz")
+    write_volume(study.ct, tmp_path / "ct.nii.gz")
+    pet = ["segment", "--pet", str(tmp_path / "suv.nii.gz"), "--ct", str(tmp_path / "ct.nii.gz")]
+    model = ["--model", str(trained.model), "--gate-suv", "0", "--threshold", "0.5", "--no-anatomy"]
+    assert run([*pet, "-o", str(tmp_path / "suv")]) == 0
+    assert run([*pet, *model, "-o", str(tmp_path / "plain"), "--no-suv-outline"]) == 0
+    assert run([*pet, *model, "-o", str(tmp_path / "outline"), "--suv-outline"]) == 0
+    suv_mask = read_volume(tmp_path / "suv" / "lesions.nii.gz").array > 0
+    plain = read_volume(tmp_path / "plain" / "lesions.nii.gz").array > 0
+    outlined = read_volume(tmp_path / "outline" / "lesions.nii.gz").array > 0
+    components, count = label_components(suv_mask)
+    touched = set(np.unique(components[plain & suv_mask])) - {0}
+    assert count > len(touched) > 0  # the stand-in confirms some of the SUV method's lesions, not all
+    assert (outlined == np.isin(components, sorted(touched))).all()
+    method = json.loads((tmp_path / "outline" / "lesions.json").read_text())["method"]
+    assert method["postprocess"]["suv_outline"] == {"confirm": 0.5} and "anatomy" not in method["postprocess"]
 
 def test_torchrun_ranks_split_the_cohort_and_join_gives_the_whole(trained, tmp_path):
     """Two ranks launched by torchrun (CPU) take their shares from RANK/WORLD_SIZE into one folder."""

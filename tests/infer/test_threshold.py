@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from petseg.infer.anatomy import Physiology
 from petseg.infer.threshold import HeldOutCase, best_index, choose_postprocessing, choose_threshold
 from petseg.io.images import Volume
 from petseg.tracers import TRACERS
@@ -47,3 +48,19 @@ def test_post_processing_steps_are_kept_only_when_they_help():
     kept = {next(iter(t["step"])) for t in trials if t["kept"]}
     assert kept == {"min_volume_ml"}
     assert chain == {"min_volume_ml": 0.5}
+
+
+def test_the_suv_outline_is_kept_where_it_outlines_better_than_the_model():
+    """The model finds the lesion but outlines it too wide (a shell of 0.6 around it) and calls uptake the SUV
+    method left out (0.7): the SUV method's outline, confirmed by the model, is kept at the first confirm tried."""
+    label = np.zeros((24, 24, 24), bool)
+    label[4:9, 4:9, 4:9] = True
+    probability = np.zeros(label.shape, np.float32)
+    probability[3:10, 3:10, 3:10] = 0.6
+    probability[4:9, 4:9, 4:9] = 0.9
+    probability[16:20, 16:20, 16:20] = 0.7  # physiology the SUV method names (not among its lesions)
+    held_out = HeldOutCase("a", probability, label, Volume(np.full(label.shape, 4.0, np.float32), (4.0, 4.0, 4.0)),
+                           physiology=Physiology(np.zeros(label.shape, np.uint16), [], label.copy()))
+    chain, trials = choose_postprocessing([held_out], 0.5, "dice", TRACERS["fdg"])
+    assert chain["suv_outline"] == {"confirm": 0.5}
+    assert next(t for t in trials if "suv_outline" in t["step"])["dice"] == 1.0

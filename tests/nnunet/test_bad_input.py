@@ -68,6 +68,8 @@ def test_kinds_are_not_mixed_and_nnunet_options_need_an_nnunet_model(tmp_path, c
     assert "--folds and --checkpoint apply to nnU-Net model folders" in one_line_error(capsys)
     assert segment(case, tmp_path / "o4", "--model", str(nnunet_model), "--ensemble", "vote") == 2
     assert "--ensemble vote applies to petseg models only" in one_line_error(capsys)
+    assert segment(case, tmp_path / "o6", "--model", str(nnunet_model), "--suv-outline") == 2
+    assert "--suv-outline applies to petseg models only" in one_line_error(capsys)
     assert segment(case, tmp_path / "o5", "--model", str(nnunet_model), "--tta", "xq") == 2
     assert "--tta takes axes among x, y, z" in one_line_error(capsys)
 

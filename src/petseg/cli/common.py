@@ -71,6 +71,9 @@ THREADS = typer.Option(None, "--threads", help="CPU threads for torch (default: 
 ANATOMY = typer.Option(None, "--anatomy/--no-anatomy", help="Remove learned components lying in physiological "
                        "uptake the SUV method recognises (brain, heart, bladder, kidneys, ...; default: as "
                        "`petseg calibrate` decided).")
+SUV_OUTLINE = typer.Option(None, "--suv-outline/--no-suv-outline", help="petseg models: the lesions are the SUV "
+                           "method's outlines in which the model finds a lesion (default: as `petseg calibrate` "
+                           "decided).")
 FOLDS = typer.Option([], "--folds", help="nnU-Net model: the folds to run, e.g. --folds 0 1 2 3 4 (default: every "
                      "fold_* holding the checkpoint, fold_all included).")
 CHECKPOINT = typer.Option(None, "--checkpoint", help="nnU-Net model: the checkpoint file of each fold (default: "
@@ -103,7 +106,8 @@ def tta_axes(tta: str | None) -> tuple[int, ...] | None:
 
 def inference_options(device: str, overlap: float | None, tta: str | None, ensemble: str, gate_suv: float | None,
                       threshold: float | None, batch: int, bf16: bool | None, threads: int | None,
-                      anatomy: bool | None = None, gate_region: str | None = None) -> InferenceOptions:
+                      anatomy: bool | None = None, gate_region: str | None = None,
+                      suv_outline: bool | None = None) -> InferenceOptions:
     """InferenceOptions from the command line (`--tta xyz` -> flips over z, y and x)."""
     from petseg.models.settings import InferenceOptions, flip_sets
 
@@ -111,7 +115,8 @@ def inference_options(device: str, overlap: float | None, tta: str | None, ensem
         raise PetsegError(f"--gate-region is core or window, got {gate_region!r}")
     return InferenceOptions(device=device, overlap=overlap, batch_size=batch, flips=flip_sets(tta_axes(tta) or ()),
                             ensemble=ensemble, gate_suv=gate_suv, bf16=bf16, threshold=threshold, threads=threads,
-                            anatomy=anatomy, gate_core=None if gate_region is None else gate_region == "core")
+                            anatomy=anatomy, gate_core=None if gate_region is None else gate_region == "core",
+                            suv_outline=suv_outline)
 
 
 def nnunet_options(folds: list[str], checkpoint: str | None, tta: str | None) -> NnunetOptions:

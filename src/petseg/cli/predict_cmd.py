@@ -65,7 +65,8 @@ def predict(
     ensemble: str = common.ENSEMBLE, gate_suv: float | None = common.GATE_SUV,
     gate_region: str | None = common.GATE_REGION, threshold: float | None = common.THRESHOLD, batch: int = common.BATCH,
     bf16: bool | None = common.BF16, threads: int | None = common.THREADS, anatomy: bool | None = common.ANATOMY,
-    folds: list[str] = common.FOLDS, checkpoint: str | None = common.CHECKPOINT,
+    suv_outline: bool | None = common.SUV_OUTLINE, folds: list[str] = common.FOLDS,
+    checkpoint: str | None = common.CHECKPOINT,
 ) -> None:
     """Segment every study of a cohort with an ensemble of model folders; a failed study is reported and skipped."""
     from petseg.cohort.shards import parse_shard
@@ -79,10 +80,11 @@ def predict(
         raise PetsegError("give --model (one or more model folders) and -o OUT (or --join OUT to join shards)")
     share = parse_shard(shard)
     settings = {"tracer": tracer, "overlap": overlap, "tta": tta, "ensemble": ensemble, "gate_suv": gate_suv,
-                "gate_region": gate_region, "threshold": threshold, "bf16": bf16, "anatomy": anatomy, "folds": folds,
+                "gate_region": gate_region, "threshold": threshold, "bf16": bf16, "anatomy": anatomy,
+                "suv_outline": suv_outline, "folds": folds,
                 "checkpoint": checkpoint}
     options = common.inference_options(device, overlap, tta, ensemble, gate_suv, threshold, batch, bf16, threads,
-                                       anatomy, gate_region)
+                                       anatomy, gate_region, suv_outline)
     _predict(model, out, datalist, split, folder, share, settings, overwrite, options,
              common.nnunet_options(folds, checkpoint, tta))
 

@@ -43,7 +43,8 @@ def segment(
     gate_region: str | None = common.GATE_REGION,
     threshold: float | None = common.THRESHOLD, batch: int = common.BATCH, bf16: bool | None = common.BF16,
     threads: int | None = common.THREADS, anatomy: bool | None = common.ANATOMY,
-    folds: list[str] = common.FOLDS, checkpoint: str | None = common.CHECKPOINT,
+    suv_outline: bool | None = common.SUV_OUTLINE, folds: list[str] = common.FOLDS,
+    checkpoint: str | None = common.CHECKPOINT,
 ) -> None:
     """Find and measure the lesions of one study: lesions.nii.gz, lesions.json, lesions.csv, mip.png, report.html
     (and lesions_seg.dcm for DICOM)."""
@@ -55,7 +56,7 @@ def segment(
     check_output_dir(out, overwrite)  # refuse before the work, not after
     source = recorded_pet_source(pet) if dicom_seg and not is_dicom_input(pet) else None
     inference = common.inference_options(device, overlap, tta, ensemble, gate_suv, threshold, batch, bf16, threads,
-                                         anatomy, gate_region)
+                                         anatomy, gate_region, suv_outline)
     nnunet = common.nnunet_options(folds, checkpoint, tta)
     predictor = load_predictor(model, inference, nnunet) if model else None
     result = run_segment(pet, ct, label=label, method=method, tracer=tracer, params=common.parse_params(param),

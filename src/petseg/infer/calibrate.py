@@ -23,7 +23,7 @@ import SimpleITK as sitk
 from petseg.data.datalist import DatalistEntry
 from petseg.data.study import Study, load_study, resample_onto
 from petseg.errors import PetsegError
-from petseg.infer.anatomy import physiology, step_fraction
+from petseg.infer.anatomy import READING_STEPS, physiology, reading_steps
 from petseg.infer.models import ModelFolder, is_builtin
 from petseg.infer.threshold import HeldOutCase, choose_postprocessing, choose_threshold, score
 from petseg.io.atomic import write_json_atomic
@@ -75,9 +75,11 @@ def decide(models: list[ModelFolder], ensemble: str, threshold: float | None = N
     return Decision(own, {}, "models")
 
 
-def anatomy_fraction(decision: Decision, asked: bool | None) -> float | None:
-    """The anatomy step's minimum overlap when it runs: asked for (`--anatomy`), else as calibrated; None: off."""
-    return step_fraction(decision.postprocess.get("anatomy"), asked)
+def decision_steps(decision: Decision, anatomy: bool | None, suv_outline: bool | None) -> dict[str, Any]:
+    """The post-processing a predictor runs: the decision's steps on the mask, then the steps reading the SUV
+    method's view as asked (`--anatomy`, `--suv-outline`), else as calibrated (`reading_steps`)."""
+    on_mask = {key: value for key, value in decision.postprocess.items() if key not in READING_STEPS}
+    return {**on_mask, **reading_steps(decision.postprocess, decision.threshold, anatomy, suv_outline)}
 
 
 def safe_gate(predictor: Predictor, study: Study, probability: np.ndarray, thresholds: list[float],

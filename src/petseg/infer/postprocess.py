@@ -6,8 +6,9 @@ Steps, applied in this order when present:
 - `closing_mm`: morphological closing with a ball of that radius, merging components split by a gap;
 - `suv_floor`: drop voxels under that SUV (about 1.5 for FDG, 1.0 for PSMA: no lesion is that cold);
 - `min_volume_ml`: drop components (18-connected, as the autoPET metrics count them) under that volume;
-- `anatomy: {min_fraction}`: drop components lying mostly in physiological uptake the SUV method recognises
-  (`petseg.infer.anatomy`; applied last, by the predictor and the calibration, which hold the study).
+- `suv_outline: {confirm}` and `anatomy: {min_fraction}`: the steps that read the SUV method's view of the study
+  (`petseg.infer.anatomy`: its lesion outlines the model confirms; components lying mostly in physiological uptake
+  it recognises), applied last by the predictor and the calibration, which hold the study.
 Which steps a model uses is decided on held-out studies by `petseg calibrate` (a step stays only where it
 improves the metric, as nnU-Net decides its post-processing).
 """
@@ -26,7 +27,7 @@ from petseg.io.images import Volume
 from petseg.metrics.components import CONNECTIVITY, label_components
 from petseg.quantify import sphere_kernel
 
-STEPS = ("candidates", "closing_mm", "suv_floor", "min_volume_ml", "anatomy")
+STEPS = ("candidates", "closing_mm", "suv_floor", "min_volume_ml", "suv_outline", "anatomy")
 
 
 def add_candidates(mask: np.ndarray, probability: np.ndarray, suv: np.ndarray, threshold: float,

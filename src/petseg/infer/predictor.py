@@ -24,8 +24,8 @@ from petseg.console import info
 from petseg.data.study import Study, resample_onto
 from petseg.device import pick_device, ranks_on_this_machine, use_threads
 from petseg.errors import PetsegError, PetsegWarning
-from petseg.infer.anatomy import Removed, anatomy_step
-from petseg.infer.calibrate import Decision, anatomy_fraction, decide
+from petseg.infer.anatomy import READING_STEPS, Removed, anatomy_step
+from petseg.infer.calibrate import Decision, decide, decision_steps
 from petseg.infer.cascade import Stages
 from petseg.infer.gate import GateVerdict, classify, split_classifier
 from petseg.infer.models import ModelFolder, load_model_folder
@@ -85,7 +85,8 @@ class Predictor:
                               self.decision, time.perf_counter() - start, WindowCount(), gate_suv, gate)
         probability, windows = self.probabilities(study, gate_suv)
         mask = decision_mask(probability, study.suv, self.decision)
-        mask, removed = anatomy_step(mask, study, anatomy_fraction(self.decision, self.options.anatomy))
+        reading = {key: value for key, value in self.postprocess().items() if key in READING_STEPS}
+        mask, removed = anatomy_step(mask, study, reading, probability)
         return Prediction(study.suv.with_array(probability), mask, self.decision, time.perf_counter() - start,
                           windows, gate_suv, gate, removed)
 
@@ -96,6 +97,10 @@ class Predictor:
                 warnings.warn(f"model {model.name} was trained on {model.tracer.upper()} studies and this study is "
                               f"{study.tracer.name.upper()}: its uptake patterns differ; read the result with care",
                               PetsegWarning, stacklevel=3)
+
+    def postprocess(self) -> dict[str, Any]:
+        """The post-processing run on each mask: as calibrated, the reading steps as asked (`decision_steps`)."""
+        return decision_steps(self.decision, self.options.anatomy, self.options.suv_outline)
 
     def window_gate(self, study: Study) -> float:
         """The window gate SUV the ensemble runs at on `study`: `--gate-suv`, else the calibrated gate up to the
@@ -123,7 +128,7 @@ class Predictor:
                      "recipes": sorted({m.recipe.name for m in self.models}),
                      "threshold": prediction.decision.threshold, "threshold_source": prediction.decision.source,
                      "ensemble": self.options.ensemble, "flips": [list(f) for f in self.options.flips],
-                     "postprocess": prediction.decision.postprocess, "windows": prediction.windows.as_dict(),
+                     "postprocess": self.postprocess(), "windows": prediction.windows.as_dict(),
                      "gate_suv": prediction.gate_suv, "gate_region": "core" if self.gate_core() else "window"}
         if prediction.gate is not None:
             described["gate"] = prediction.gate.as_dict()

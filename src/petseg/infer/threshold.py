@@ -21,7 +21,7 @@ from scipy.stats import rankdata
 
 from petseg.data.study import Study
 from petseg.errors import PetsegError
-from petseg.infer.anatomy import DEFAULT_FRACTION, Physiology, remove_physiology
+from petseg.infer.anatomy import DEFAULT_FRACTION, READING_STEPS, Physiology, apply_reading
 from petseg.infer.postprocess import apply_postprocessing
 from petseg.io.images import Volume
 from petseg.metrics.autopet import autopet_metrics, nan_mean
@@ -42,7 +42,7 @@ class HeldOutCase:
     label: np.ndarray
     suv: Volume
     study: Study | None = None  # the study itself, when the window gate is calibrated too
-    physiology: Physiology | None = None  # the SUV method's recognised uptake, when the anatomy step is tried
+    physiology: Physiology | None = None  # the SUV method's reading, when the steps reading it are tried
 
 
 def score(cases: list[HeldOutCase], threshold: float, steps: dict[str, Any]) -> dict[str, float]:
@@ -50,8 +50,8 @@ def score(cases: list[HeldOutCase], threshold: float, steps: dict[str, Any]) -> 
     rows = []
     for case in cases:
         mask = apply_postprocessing(case.probability >= threshold, case.probability, case.suv, steps)
-        if "anatomy" in steps:
-            mask = remove_physiology(mask, case.suv, case.physiology, steps["anatomy"]["min_fraction"]).mask
+        if READING_STEPS & set(steps):
+            mask = apply_reading(mask, case.probability, case.suv, case.physiology, steps).mask  # type: ignore[arg-type]
         rows.append(autopet_metrics(Overlap.of(case.label, mask, case.suv.voxel_ml)))
     return {key: nan_mean(row[key] for row in rows) for key in ("dice", "fpv_ml", "fnv_ml")}
 
@@ -79,15 +79,19 @@ def choose_threshold(cases: list[HeldOutCase], objective: str = "dice",
     return float(table[best_index(table, objective)]["threshold"]), table
 
 
-def candidate_steps(threshold: float, tracer: Tracer, anatomy: bool = False) -> list[dict[str, Any]]:
-    """The post-processing steps tried, in order (each alone on top of what was kept before); the anatomy step
-    when the held-out studies carry their recognised physiology."""
+def candidate_steps(threshold: float, tracer: Tracer, reading: bool = False) -> list[dict[str, Any]]:
+    """The post-processing steps tried, in order (each alone on top of what was kept before); the anatomy step and
+    the SUV method's outlines confirmed at the threshold and lower (a lesion the model sees faintly) when the
+    held-out studies carry the SUV method's reading."""
     floor = tracer.suv_floor
     steps = [{"suv_floor": floor},
              {"min_volume_ml": 0.5},
              {"candidates": {"threshold": round(threshold / 2, 4), "suvmax": 4 * floor}},
              {"closing_mm": 4.0}]
-    return [*steps, {"anatomy": {"min_fraction": DEFAULT_FRACTION}}] if anatomy else steps
+    if not reading:
+        return steps
+    outlines = [{"suv_outline": {"confirm": round(threshold / share, 4)}} for share in (1, 2, 4, 8)]
+    return [*steps, {"anatomy": {"min_fraction": DEFAULT_FRACTION}}, *outlines]
 
 
 def choose_postprocessing(cases: list[HeldOutCase], threshold: float, objective: str, tracer: Tracer

@@ -101,6 +101,7 @@ class InferenceOptions:
     progress: bool = True
     threads: int | None = None  # CPU threads for torch; None: the CPUs this process may use
     anatomy: bool | None = None  # remove learned components in recognised physiology; None: as calibrated
+    suv_outline: bool | None = None  # the SUV method's outlines the model confirms; None: as calibrated
     engine: str = "auto"  # see `engine_for`
     gate_core: bool | None = None  # windows gated on their cores, else whole windows; None: `window_gate_core`
 

@@ -75,6 +75,9 @@ class NnunetPredictor:
         self.options = options or InferenceOptions()
         if self.options.ensemble != "mean":
             raise PetsegError("nnU-Net averages its folds' logits; --ensemble vote applies to petseg models only")
+        if self.options.suv_outline:
+            raise PetsegError("--suv-outline applies to petseg models only; for an nnU-Net model, --anatomy removes "
+                              "its components lying in recognised physiology")
         self.folder = open_folder(model, nnunet)
         self.kinds = channel_kinds(self.folder.dataset_json)
         require_nnunetv2()
@@ -169,7 +172,8 @@ class NnunetPredictor:
         result = self.run(study, gate_suv, self.keep_probability)
         segmentation = self.postprocessed(self.decided(result))
         probability = study.suv.with_array(result.probability) if result.probability is not None else None
-        mask, removed = anatomy_step(study.suv.with_array((segmentation > 0).astype(np.uint8)), study, self.anatomy)
+        steps = {"anatomy": {"min_fraction": self.anatomy}} if self.anatomy is not None else {}
+        mask, removed = anatomy_step(study.suv.with_array((segmentation > 0).astype(np.uint8)), study, steps)
         return NnunetPrediction(mask, time.perf_counter() - start, result.windows, gate_suv, probability, removed)
 
     def describe_mirroring(self) -> str:
