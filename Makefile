@@ -63,7 +63,7 @@ test-fast: lint
 # The built-in whole-body FDG model (src/petseg/builtin/wb_fdg): data, training (about 30 minutes on 2 cores),
 # calibration, the held-out test table, and the installed model folder.
 model: install
-	$(BIN)/python bench/wb_model.py --parts data train test install
+	$(BIN)/python bench/wb_model.py --parts data train calibrate test install
 
 bench: install
 	$(BIN)/python bench/phantom.py

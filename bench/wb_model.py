@@ -3,15 +3,17 @@
 1. data: the shared real IBSI sarcoma crops without patient STS_001 (whose whole-body scan is the real test) and
    synthetic medium-size whole-body FDG phantoms (physiology a crop never shows), merged into one datalist
    (`petseg datalist --merge`), folds kept by patient;
-2. train: recipe `wb_fdg_cpu`, fold 0 held out; calibrate (threshold, post-processing including the anatomy
-   step, window gate) on fold 0;
-3. test, never used for anything else: the real STS_001 whole-body PET (GTV_Mass) and full-size phantoms of
-   new patients (seed 77). Side by side, same studies, same run: the built-in model, the built-in model with the
-   anatomy step, the SUV method, and the crop-trained `tiny_unet` (IBSI without STS_001, its defaults);
-4. install (`--install`): the model folder's files into src/petseg/builtin/wb_fdg (what `--model builtin:wb-fdg`
+2. train: recipe `wb_fdg_cpu`, fold 0 held out;
+3. calibrate (threshold, post-processing including the steps reading the SUV method's view: the anatomy step and
+   the SUV outline; window gate) on fold 0;
+4. test, never used for anything else: the real STS_001 whole-body PET (GTV_Mass) and full-size phantoms of
+   new patients (seed 77). Side by side, same studies, same run: the built-in model without, with the anatomy
+   step, with the SUV outline and anatomy (each forced on or off), as calibrated (what `builtin:wb-fdg` runs), the
+   SUV method, and the crop-trained `tiny_unet` (IBSI without STS_001, its defaults);
+5. install (`--parts install`): the model folder's files into src/petseg/builtin/wb_fdg (what `--model builtin:wb-fdg`
    loads), with its calibration.
 
-Run: .venv/bin/python bench/wb_model.py [--out bench/out/wb_model] [--parts data train test install]
+Run: .venv/bin/python bench/wb_model.py [--out bench/out/wb_model] [--parts data train calibrate test install]
 """
 
 from __future__ import annotations
@@ -78,8 +80,13 @@ def test_studies(count: int) -> list:
 
 def score_all(studies: list, model: Path, crop_model: Path) -> dict[str, list[dict]]:
     """Per study and method: Dice, FPV, FNV, lesions found of all."""
-    methods = {"built-in model": Predictor([model], InferenceOptions(progress=False, anatomy=False)),
-               "built-in model + anatomy": Predictor([model], InferenceOptions(progress=False, anatomy=True)),
+    def forced(anatomy: bool | None, outline: bool | None) -> Predictor:
+        return Predictor([model], InferenceOptions(progress=False, anatomy=anatomy, suv_outline=outline))
+
+    methods = {"built-in model": forced(False, False),
+               "built-in model + anatomy": forced(True, False),
+               "built-in model + SUV outline + anatomy": forced(True, True),
+               "built-in model as calibrated (`builtin:wb-fdg`)": forced(None, None),
                "SUV method": None,
                "tiny_unet (IBSI crops)": Predictor([crop_model], InferenceOptions(progress=False))}
     rows: dict[str, list[dict]] = {name: [] for name in methods}
@@ -130,8 +137,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/out/wb_model"))
     parser.add_argument("--phantoms", type=int, default=60)
     parser.add_argument("--test-phantoms", type=int, default=4)
-    parser.add_argument("--parts", nargs="+", default=["data", "train", "test"],
-                        choices=["data", "train", "test", "install"])
+    parser.add_argument("--parts", nargs="+", default=["data", "train", "calibrate", "test"],
+                        choices=["data", "train", "calibrate", "test", "install"])
     parser.add_argument("--quick", action="store_true", help="5 training steps: check the pipeline, not the model")
     parser.add_argument("--resume", action="store_true", help="go on with a killed training run of the built-in model")
     args = parser.parse_args()
@@ -141,12 +148,14 @@ def main() -> None:
         build_data(args.out, args.phantoms)
     if "train" in args.parts:
         _, minutes = train(datalist, model, "wb_fdg_cpu", args.out / "cache", args.quick, args.resume)
-        entries = select(load_datalist(datalist), "fold:0")
-        calibration = calibrate(Predictor([model], InferenceOptions(progress=False)), entries, "dice", TRACERS["fdg"])
-        print(f"wb_fdg_cpu: {minutes:.1f} min; calibrated threshold {calibration['threshold']:.3f}, "
-              f"post-processing {calibration['postprocess']}, gate {calibration['gate_suv']}")
+        print(f"wb_fdg_cpu: {minutes:.1f} min of training")
         if not (crop / "checkpoint_final.pt").is_file():  # the crop model is the baseline: trained once
             train(args.out / "ibsi" / "datalist.json", crop, "tiny_unet", args.out / "cache", args.quick)
+    if "calibrate" in args.parts:
+        entries = select(load_datalist(datalist), "fold:0")
+        calibration = calibrate(Predictor([model], InferenceOptions(progress=False)), entries, "dice", TRACERS["fdg"])
+        print(f"calibrated threshold {calibration['threshold']:.3f}, post-processing {calibration['postprocess']}, "
+              f"gate {calibration['gate_suv']}; held-out fold 0 {calibration['chosen']}")
     if "test" in args.parts:
         rows = score_all(test_studies(args.test_phantoms), model, crop)
         (args.out / "test.json").write_text(json.dumps(rows, indent=1))

@@ -25,7 +25,7 @@ import numpy as np
 from petseg.data.study import Study
 from petseg.errors import PetsegError
 from petseg.io.images import Volume
-from petseg.metrics.components import label_components
+from petseg.metrics.components import component_maxima, label_components
 
 DEFAULT_FRACTION = 0.5  # a learned component is physiology when at least this share of it lies in named uptake
 READING_STEPS = frozenset({"suv_outline", "anatomy"})
@@ -70,10 +70,7 @@ def outline_by_suv(probability: np.ndarray, lesions: np.ndarray, confirm: float)
     components, count = label_components(lesions)
     if count == 0:
         return np.zeros(lesions.shape, bool)
-    inside = components > 0
-    peak = np.zeros(count + 1, np.float32)
-    np.maximum.at(peak, components[inside], np.asarray(probability[inside], np.float32))
-    return np.isin(components, np.flatnonzero(peak[1:] >= confirm) + 1)
+    return np.isin(components, np.flatnonzero(component_maxima(components, count, probability) >= confirm) + 1)
 
 
 def remove_physiology(mask: np.ndarray, suv: Volume, known: Physiology,

@@ -24,7 +24,7 @@ from scipy import ndimage
 
 from petseg.errors import PetsegError
 from petseg.io.images import Volume
-from petseg.metrics.components import CONNECTIVITY, label_components
+from petseg.metrics.components import CONNECTIVITY, component_maxima, label_components
 from petseg.quantify import sphere_kernel
 
 STEPS = ("candidates", "closing_mm", "suv_floor", "min_volume_ml", "suv_outline", "anatomy")
@@ -36,8 +36,7 @@ def add_candidates(mask: np.ndarray, probability: np.ndarray, suv: np.ndarray, t
     components, count = label_components(probability >= threshold)
     if count == 0:
         return mask
-    peak = ndimage.maximum(suv, components, index=np.arange(1, count + 1))
-    keep = np.flatnonzero(np.asarray(peak) >= suvmax) + 1
+    keep = np.flatnonzero(component_maxima(components, count, suv) >= suvmax) + 1
     return mask | np.isin(components, keep)
 
 

@@ -84,8 +84,11 @@ class Predictor:
             return Prediction(study.suv.with_array(empty), study.suv.with_array(empty.astype(np.uint8)),
                               self.decision, time.perf_counter() - start, WindowCount(), gate_suv, gate)
         probability, windows = self.probabilities(study, gate_suv)
-        mask = decision_mask(probability, study.suv, self.decision)
         reading = {key: value for key, value in self.postprocess().items() if key in READING_STEPS}
+        if "suv_outline" in reading:  # the outlines replace the mask: the steps on it would be thrown away
+            mask = study.suv.with_array(np.zeros(study.suv.shape, np.uint8))
+        else:
+            mask = decision_mask(probability, study.suv, self.decision)
         mask, removed = anatomy_step(mask, study, reading, probability)
         return Prediction(study.suv.with_array(probability), mask, self.decision, time.perf_counter() - start,
                           windows, gate_suv, gate, removed)

@@ -49,7 +49,10 @@ def score(cases: list[HeldOutCase], threshold: float, steps: dict[str, Any]) -> 
     """Mean Dice (positive studies), FPV and FNV at `threshold` with the post-processing `steps`."""
     rows = []
     for case in cases:
-        mask = apply_postprocessing(case.probability >= threshold, case.probability, case.suv, steps)
+        if "suv_outline" in steps:  # the outlines replace the mask: the steps on it would be thrown away
+            mask = np.zeros(case.probability.shape, bool)
+        else:
+            mask = apply_postprocessing(case.probability >= threshold, case.probability, case.suv, steps)
         if READING_STEPS & set(steps):
             mask = apply_reading(mask, case.probability, case.suv, case.physiology, steps).mask  # type: ignore[arg-type]
         rows.append(autopet_metrics(Overlap.of(case.label, mask, case.suv.voxel_ml)))

@@ -36,6 +36,15 @@ def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return labels, int(count)
 
 
+def component_maxima(components: np.ndarray, count: int, values: np.ndarray) -> np.ndarray:
+    """The highest of `values` in each component 1..count (float32, component k at k - 1), in one pass over the
+    components' voxels: scipy's `ndimage.maximum` with an index sorts the whole volume (30 s on a whole-body grid)."""
+    inside = components > 0
+    peak = np.full(count + 1, -np.inf, np.float32)
+    np.maximum.at(peak, components[inside], np.asarray(values[inside], np.float32))
+    return peak[1:]
+
+
 def bounding_box(mask: np.ndarray) -> tuple[slice, ...] | None:
     """Smallest box holding every True voxel (None for an empty mask)."""
     slices = []
