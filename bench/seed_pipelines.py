@@ -59,10 +59,12 @@ def cohorts(out: Path) -> tuple[Path, Path]:
 
 
 def member(recipe: str, datalist: Path, fold: int, out: Path, **options) -> Path:
-    """One model (the recipe's cpu profile) with `fold` held out, trained unless OUT already holds it."""
+    """One model (the recipe's cpu profile) with `fold` held out, trained unless OUT already holds it; a run
+    killed during training goes on from its last epoch."""
     if not (out / "model.json").exists():
         Trainer(TrainConfig(recipe=recipe, datalist=datalist, fold=fold, out=out, profile="cpu", tracer="fdg",
-                            cache_dir=out.parent / "cache", **options)).run()
+                            cache_dir=out.parent / "cache", resume=(out / "checkpoint_last.pt").is_file(),
+                            **options)).run()
     return out
 
 
