@@ -9,7 +9,8 @@ post-processing) and fold 0 tests. Every model uses its recipe's `cpu` profile.
   threshold chosen on fold 1; the MIP classifier gate (`galdran_mip_classifier`) trained on the training folds'
   studies (all lesion-positive) and lesion-free whole-body phantoms (no real negatives are shared): studies it
   would skip on fold 0.
-- seed 003 (`safdari`): stage 1 (`safdari_cascade`), its masks of the training studies (`petseg predict`), stage 2
+- seed 003 (`safdari`): stage 1 (`safdari_cascade`), its masks of every study (`petseg predict`;
+  no study is scored by a stage that trained on it), stage 2
   (`safdari_stage2 --stage1 MASKS`), then both stages against stage 1 alone on fold 0.
 - seed 000 (`auto3dseg`): members of `auto3dseg_segresnet` as an ensemble, at 0.5 and with the post-processing
   chosen on fold 1 (including the high-SUV candidates of seed 000), against a single member.
@@ -121,11 +122,11 @@ def safdari(out: Path) -> dict:
     entries = load_datalist(whole)
     stage1 = member("safdari_cascade", whole, 0, out / "safdari" / "stage1")
     masks = out / "safdari" / "stage1_masks"
-    if not masks.exists():
+    missing = [e for e in entries["training"] if not (masks / f"{e.case}.nii.gz").is_file()]
+    if missing:  # every study: stage 2 trains on its folds' masks and validates on fold 0's, as predict feeds it
         from petseg.cohort.run import predict_cohort
 
-        training = [e for e in entries["training"] if e.fold != 0]
-        predict_cohort(Predictor([stage1], InferenceOptions(progress=False)), training, masks, "fdg")
+        predict_cohort(Predictor([stage1], InferenceOptions(progress=False)), missing, masks, "fdg")
     stage2 = member("safdari_stage2", whole, 0, out / "safdari" / "stage2", stage1_dir=masks)
     test = select(entries, "fold:0")
     return {"rows": {"stage 1 alone": scores([stage1], test), "stage 1 -> stage 2": scores([stage1, stage2], test)}}
