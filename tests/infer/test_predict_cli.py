@@ -17,6 +17,21 @@ def rows(path):
     return list(csv.DictReader(path.open()))
 
 
+def phantom_with_hot_network(tmp_path, monkeypatch, suv_above: float):
+    """A small whole-body phantom written as SUV and CT NIfTI, and a stand-in network that calls every voxel above
+    `suv_above`; the phantom study and `segment`'s input arguments."""
+    from petseg.data.phantom import make_phantom_study
+    from petseg.io.images import write_volume
+
+    def hot(network, settings):  # PET is the tiny recipe's third channel, scaled SUV 0-10 -> 0-1
+        return lambda batch: (batch[:, 2:3] > suv_above / 10).float()
+
+    monkeypatch.setattr("petseg.infer.predictor.network_predictor", hot)
+    study = make_phantom_study(seed=5, patient=3, size="small", n_lesions=4).study
+    write_volume(study.suv, tmp_path / "suv.nii.gz")
+    write_volume(study.ct, tmp_path / "ct.nii.gz")
+    return study, ["segment", "--pet", str(tmp_path / "suv.nii.gz"), "--ct", str(tmp_path / "ct.nii.gz")]
+
 def test_predict_reports_a_bad_study_and_goes_on(trained, tmp_path, capsys):
     datalist = json.loads(trained.cohort.read_text())
     broken = tmp_path / "broken_suv.nii.gz"
@@ -138,18 +153,10 @@ def test_anatomy_removes_model_components_in_recognised_physiology(trained, tmp_
     """--anatomy on a whole-body phantom, with a stand-in network that calls every voxel above SUV 3: what it calls
     in the brain or bladder is listed with its reason (lesions.json, the MIP's legend) and left out; the phantom's
     lesions stay; without the step every component stays."""
-    from petseg.data.phantom import make_phantom_study
-    from petseg.io.images import read_volume, write_volume
+    from petseg.io.images import read_volume
 
-    def hot(network, settings):  # PET is the tiny recipe's third channel, scaled SUV 0-10 -> 0-1
-        return lambda batch: (batch[:, 2:3] > 0.3).float()
-
-    monkeypatch.setattr("petseg.infer.predictor.network_predictor", hot)
-    study = make_phantom_study(seed=5, patient=3, size="small", n_lesions=4).study
-    write_volume(study.suv, tmp_path / "suv.nii.gz")
-    write_volume(study.ct, tmp_path / "ct.nii.gz")
-    common = ["segment", "--pet", str(tmp_path / "suv.nii.gz"), "--ct", str(tmp_path / "ct.nii.gz"), "--model",
-              str(trained.model), "--gate-suv", "0", "--threshold", "0.5"]
+    study, pet = phantom_with_hot_network(tmp_path, monkeypatch, suv_above=3.0)
+    common = [*pet, "--model", str(trained.model), "--gate-suv", "0", "--threshold", "0.5"]
     assert run([*common, "-o", str(tmp_path / "plain"), "--no-anatomy"]) == 0
     assert run([*common, "-o", str(tmp_path / "anatomy"), "--anatomy"]) == 0
     plain = json.loads((tmp_path / "plain" / "lesions.json").read_text())
@@ -164,23 +171,14 @@ def test_anatomy_removes_model_components_in_recognised_physiology(trained, tmp_
     assert (after & truth).sum() == (before & truth).sum()  # no lesion voxel lost
 
 
-
 def test_suv_outline_gives_the_suv_methods_outlines_the_model_confirms(trained, tmp_path, monkeypatch):
     """--suv-outline on a whole-body phantom, with a stand-in network that calls a few voxels above SUV 6: the
     lesions are whole outlines of the SUV method's own mask (segment without a model), those the network touched;
     lesions.json records the step."""
-    from petseg.data.phantom import make_phantom_study
-    from petseg.io.images import read_volume, write_volume
+    from petseg.io.images import read_volume
     from petseg.metrics.components import label_components
 
-    def hot(network, settings):  # PET is the tiny recipe's third channel, scaled SUV 0-10 -> 0-1
-        return lambda batch: (batch[:, 2:3] > 0.6).float()
-
-    monkeypatch.setattr("petseg.infer.predictor.network_predictor", hot)
-    study = make_phantom_study(seed=5, patient=3, size="small", n_lesions=4).study
-    write_volume(study.suv, tmp_path / "suv.nii.gz")
-    write_volume(study.ct, tmp_path / "ct.nii.gz")
-    pet = ["segment", "--pet", str(tmp_path / "suv.nii.gz"), "--ct", str(tmp_path / "ct.nii.gz")]
+    _, pet = phantom_with_hot_network(tmp_path, monkeypatch, suv_above=6.0)
     model = ["--model", str(trained.model), "--gate-suv", "0", "--threshold", "0.5", "--no-anatomy"]
     assert run([*pet, "-o", str(tmp_path / "suv")]) == 0
     assert run([*pet, *model, "-o", str(tmp_path / "plain"), "--no-suv-outline"]) == 0

@@ -71,3 +71,11 @@ def apply_postprocessing(mask: np.ndarray, probability: np.ndarray, suv: Volume,
     if steps.get("min_volume_ml"):
         mask = remove_small(mask, float(steps["min_volume_ml"]), suv.voxel_ml)
     return mask
+
+
+def mask_before_reading(probability: np.ndarray, suv: Volume, threshold: float, steps: dict[str, Any]) -> np.ndarray:
+    """The mask the steps reading the SUV method's view start from: thresholded and post-processed, or empty where
+    the SUV outline follows (its outlines replace the mask, so the steps on it would be thrown away)."""
+    if "suv_outline" in steps:
+        return np.zeros(probability.shape, bool)
+    return apply_postprocessing(probability >= threshold, probability, suv, steps)

@@ -29,7 +29,7 @@ from petseg.infer.calibrate import Decision, decide, decision_steps
 from petseg.infer.cascade import Stages
 from petseg.infer.gate import GateVerdict, classify, split_classifier
 from petseg.infer.models import ModelFolder, load_model_folder
-from petseg.infer.postprocess import apply_postprocessing
+from petseg.infer.postprocess import apply_postprocessing, mask_before_reading
 from petseg.io.images import Volume
 from petseg.models.settings import InferenceOptions, WindowSettings, window_gate, window_gate_core
 from petseg.models.windows import WindowCount, WindowPredictor, network_predictor, sliding_probability, uptake_gate
@@ -84,12 +84,10 @@ class Predictor:
             return Prediction(study.suv.with_array(empty), study.suv.with_array(empty.astype(np.uint8)),
                               self.decision, time.perf_counter() - start, WindowCount(), gate_suv, gate)
         probability, windows = self.probabilities(study, gate_suv)
-        reading = {key: value for key, value in self.postprocess().items() if key in READING_STEPS}
-        if "suv_outline" in reading:  # the outlines replace the mask: the steps on it would be thrown away
-            mask = study.suv.with_array(np.zeros(study.suv.shape, np.uint8))
-        else:
-            mask = decision_mask(probability, study.suv, self.decision)
-        mask, removed = anatomy_step(mask, study, reading, probability)
+        steps = self.postprocess()
+        mask = mask_before_reading(probability, study.suv, self.decision.threshold, steps)
+        reading = {key: value for key, value in steps.items() if key in READING_STEPS}
+        mask, removed = anatomy_step(study.suv.with_array(mask.astype(np.uint8)), study, reading, probability)
         return Prediction(study.suv.with_array(probability), mask, self.decision, time.perf_counter() - start,
                           windows, gate_suv, gate, removed)
 

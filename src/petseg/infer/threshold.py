@@ -22,7 +22,7 @@ from scipy.stats import rankdata
 from petseg.data.study import Study
 from petseg.errors import PetsegError
 from petseg.infer.anatomy import DEFAULT_FRACTION, READING_STEPS, Physiology, apply_reading
-from petseg.infer.postprocess import apply_postprocessing
+from petseg.infer.postprocess import mask_before_reading
 from petseg.io.images import Volume
 from petseg.metrics.autopet import autopet_metrics, nan_mean
 from petseg.metrics.components import Overlap
@@ -49,10 +49,7 @@ def score(cases: list[HeldOutCase], threshold: float, steps: dict[str, Any]) -> 
     """Mean Dice (positive studies), FPV and FNV at `threshold` with the post-processing `steps`."""
     rows = []
     for case in cases:
-        if "suv_outline" in steps:  # the outlines replace the mask: the steps on it would be thrown away
-            mask = np.zeros(case.probability.shape, bool)
-        else:
-            mask = apply_postprocessing(case.probability >= threshold, case.probability, case.suv, steps)
+        mask = mask_before_reading(case.probability, case.suv, threshold, steps)
         if READING_STEPS & set(steps):
             mask = apply_reading(mask, case.probability, case.suv, case.physiology, steps).mask  # type: ignore[arg-type]
         rows.append(autopet_metrics(Overlap.of(case.label, mask, case.suv.voxel_ml)))
