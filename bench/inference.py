@@ -11,8 +11,10 @@ Each measurement is a fresh process, alternating MONAI and petseg, with the same
 OpenMP's and OpenVINO's):
 - MONAI: `bench/monai_script.py` (the recipe's preprocessing, `sliding_window_inference` with every window,
   bf16 = `torch.autocast(bfloat16)` + channels-last, or fp32; resampled back, thresholded, mask written);
-- petseg: `petseg predict --model M --input S -o O` with its defaults (OpenVINO when the cpu-fast extra is
-  installed, the core window gate at the calibrated gate up to the tracer's ceiling), `--fp32` for fp32.
+- petseg: `petseg predict --model M --input S -o O --no-anatomy --no-suv-outline` with its defaults (OpenVINO
+  when the cpu-fast extra is installed, the core window gate at the calibrated gate up to the tracer's ceiling),
+  `--fp32` for fp32; the calibration's reading steps (anatomy, SUV outline: petseg's own, which a MONAI script
+  does not have) are left out so that both sides make the same decision.
 Per study: MONAI's reading-to-writing seconds against the study's seconds in petseg's summary.csv (reading,
 windows, resampling, post-processing, quantification, regions, writing); process: the whole command's wall time.
 Masks: Dice of petseg's against MONAI's at the same precision, and the lesions (18-connected components of MONAI's
@@ -75,7 +77,8 @@ def random_model_folder(recipe_name: str, like: Path, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     torch.save({"model": network.state_dict()}, folder / "checkpoint_final.pt")
     (folder / "recipe.yaml").write_text(as_yaml(recipe))
-    (folder / "model.json").write_text(json.dumps({"recipe": recipe_name, "threshold": 0.5}))
+    (folder / "model.json").write_text(json.dumps({"recipe": recipe_name, "threshold": 0.5,  # as train writes it
+                                                   "parameters": sum(p.numel() for p in network.parameters())}))
     return folder
 
 
@@ -117,7 +120,7 @@ def monai(model: Path, study: Path, out: Path, precision: str, threads: int) -> 
 def petseg(model: Path, study: Path, out: Path, precision: str, threads: int, gate: float | None) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "petseg", "--quiet", "predict", "--model", str(model), "--input", str(study),
-               "-o", str(out), "--threads", str(threads)]
+               "-o", str(out), "--threads", str(threads), "--no-anatomy", "--no-suv-outline"]
     command += (["--gate-suv", f"{gate:g}"] if gate is not None else []) + (["--fp32"] if precision == "fp32" else [])
     process, _ = run(command, threads)
     with open(out / "summary.csv", newline="") as handle:
@@ -181,7 +184,7 @@ def main() -> None:
         models = {"unet": unet, **{n: random_model_folder(RANDOM[n], unet, work / n) for n in RANDOM}}
         for name in args.networks:  # the first run converts for OpenVINO (cached in the model folder)
             first = petseg(models[name], studies[args.studies[0]], work / "first", "bf16", args.threads, gate)
-            print(f"{name}: first petseg run (OpenVINO conversion if installed) {first['process']:.1f} s")
+            print(f"{name}: first petseg run (OpenVINO conversion or trace, cached) {first['process']:.1f} s")
         print("\n| study | network | precision | windows run / all (MONAI) | MONAI s / study | petseg s / study | "
               "per study | MONAI process s | petseg process s | process | Dice vs MONAI | MONAI lesions | lost |\n"
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|")

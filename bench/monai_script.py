@@ -1,9 +1,11 @@
 """The reference for bench/inference.py: what a MONAI user writes to segment one study with a petseg model folder.
 
 Reads the PET (NIfTI, SUV), applies the model's recipe preprocessing (petseg's own `preprocess_study`, so both
-sides see the same input array on the same grid), runs MONAI's `sliding_window_inference` (Gaussian, every
-window, window batch 1) with the network in the asked precision (bf16: `torch.autocast(bfloat16)` and
-channels-last-3d memory, the one line a MONAI user adds; fp32: plain), resamples the probability back onto the
+sides see the same input array on the same grid, with SimpleITK's `Resample` as a MONAI user resamples, not
+petseg's one-axis-at-a-time resampler; SimpleITK and torch on `--threads`), runs MONAI's
+`sliding_window_inference` (Gaussian, every window, window batch 1) with the network in the asked precision
+(bf16: `torch.autocast(bfloat16)` and channels-last-3d memory, the one line a MONAI user adds; fp32: plain),
+resamples the probability back onto the
 PET grid, thresholds and post-processes it as the model folder's calibration says (`calibration.json`: the same
 decision `petseg predict` applies; else the model's threshold) and writes the mask (uint8 NIfTI). Prints one JSON line:
 seconds of the study (reading to writing) and of the process so far, windows, peak RSS.
@@ -47,6 +49,14 @@ def network_of(folder: Path) -> tuple[torch.nn.Module, object, dict | None, dict
     return network.eval(), recipe, json.loads(fingerprint.read_text()) if fingerprint.is_file() else None, decision
 
 
+def sitk_resample(volume, reference, interpolator: int, fill: float):
+    """`volume` resampled onto `reference`'s grid by SimpleITK's `Resample` (identity transform, float32)."""
+    from petseg.io.images import Volume
+
+    return Volume.from_sitk(sitk.Resample(volume.to_sitk(), reference.to_sitk(), sitk.Transform(), interpolator,
+                                          fill, sitk.sitkFloat32))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path)
@@ -56,7 +66,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from petseg.data.study import load_study, resample_onto
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(args.threads)
+    from petseg.data.study import load_study
     from petseg.infer.postprocess import apply_postprocessing
     from petseg.io.images import write_volume
     from petseg.models.outputs import main_output, probability
@@ -65,7 +76,7 @@ def main() -> None:
     network, recipe, fingerprint, decision = network_of(args.model)
     study_start = time.perf_counter()
     study = load_study(args.suv, None)
-    prepared = preprocess_study(study, recipe, fingerprint)
+    prepared = preprocess_study(study, recipe, fingerprint, resample=sitk_resample)
     bf16 = args.precision == "bf16"
     if bf16:
         network = network.to(memory_format=torch.channels_last_3d)
@@ -81,7 +92,7 @@ def main() -> None:
 
     output = sliding_window_inference(torch.from_numpy(prepared.image)[None], recipe.roi_zyx, 1, predict,
                                       overlap=recipe.inference.overlap, mode="gaussian")[0, 0].numpy()
-    back = resample_onto(prepared.grid.with_array(output), study.suv, sitk.sitkLinear, 0.0).array
+    back = sitk_resample(prepared.grid.with_array(output), study.suv, sitk.sitkLinear, 0.0).array
     mask = apply_postprocessing(back >= decision["threshold"], back, study.suv, decision["postprocess"])
     write_volume(study.suv.with_array(mask.astype(np.uint8)), args.out)
     now = time.perf_counter()

@@ -5,7 +5,7 @@ The 34 studies' 5 folds are used so that nothing is scored on what chose it: mem
 2-4 only (a datalist without folds 0 and 1, each member holding one of its folds out), fold 1 chooses (threshold,
 post-processing) and fold 0 tests. Every model uses its recipe's `cpu` profile.
 - seed 002 (`galdran`): members of `galdran_swinunetr`, each deploying the epoch chosen by top-K AUROC on a
-  selection split (the recipe's rule) - against the same member's last epoch; the ensemble at 0.5 and at the
+  selection split (the recipe's rule) - against the last epoch of the same training run; the ensemble at 0.5 and at the
   threshold chosen on fold 1; the MIP classifier gate (`galdran_mip_classifier`) trained on the training folds'
   studies (all lesion-positive) and lesion-free whole-body phantoms (no real negatives are shared): studies it
   would skip on fold 0.
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from petseg.infer.calibrate import calibrate
 from petseg.infer.predictor import Predictor
 from petseg.metrics.autopet import autopet_metrics, nan_mean
 from petseg.metrics.components import Overlap
+from petseg.models.checkpoints import FINAL
 from petseg.models.settings import InferenceOptions
 from petseg.recipe import load_recipe
 from petseg.tracers import TRACERS
@@ -69,6 +71,19 @@ def member(recipe: str, datalist: Path, fold: int, out: Path, **options) -> Path
     return out
 
 
+def last_epoch(folder: Path, out: Path) -> tuple[Path, int]:
+    """The same training run deploying its last epoch (checkpoint_final.pt) instead of the epoch its rule chose:
+    what the selection rule changes, with everything else (data, seed, steps) the same. Returns (folder, epochs)."""
+    model = json.loads((folder / "model.json").read_text())
+    if not (out / "model.json").exists():
+        shutil.copytree(folder, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("checkpoint_*.pt"))
+        shutil.copy2(folder / FINAL, out / FINAL)
+        model["files"]["weights"] = FINAL
+        model["checkpoint"] = {"rule": "last", "weights": FINAL, "epoch": model["epochs"]}
+        (out / "model.json").write_text(json.dumps(model, indent=1))
+    return out, model["epochs"]
+
+
 def scores(models: list[Path], entries: list, **options) -> dict[str, float]:
     """Mean Dice, FPV, FNV and lesions found of an ensemble on `entries` (the PET grid, predict's own path)."""
     predictor = Predictor(models, InferenceOptions(progress=False, **options))
@@ -94,10 +109,10 @@ def galdran(out: Path, members: int) -> dict:
     whole, datalist = cohorts(out)
     test = select(load_datalist(whole), "fold:0")
     folders = [member("galdran_swinunetr", datalist, 2 + k, out / "galdran" / f"m{k}") for k in range(members)]
-    last = [member("galdran_swinunetr", datalist, 2 + k, out / "galdran" / f"m{k}_last",
-                   overrides={"training.checkpoint": "last"}) for k in range(members)]
-    rows = {"one member, last epoch": scores(last[:1], test, threshold=0.5),
-            "one member, top-K AUROC epoch": scores(folders[:1], test, threshold=0.5),
+    last, epochs = last_epoch(folders[0], out / "galdran" / "m0_last")
+    chosen = json.loads((folders[0] / "model.json").read_text())["checkpoint"]["epoch"]
+    rows = {f"one member, last epoch ({epochs})": scores([last], test, threshold=0.5),
+            f"one member, top-K AUROC epoch ({chosen})": scores(folders[:1], test, threshold=0.5),
             f"ensemble of {members}, threshold 0.5": scores(folders, test, threshold=0.5)}
     calibration = chosen_on_fold1(folders, whole)
     rows[f"ensemble, threshold {calibration['threshold']:.3f} chosen on fold 1"] = scores(folders, test)

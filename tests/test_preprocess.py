@@ -53,3 +53,17 @@ def test_missing_ct_is_zero_with_a_presence_channel():
     prepared = preprocess_study(cut, recipe)
     assert prepared.image[present][:20].all() and not prepared.image[present][20:].any()
     assert not prepared.image[ct][20:].any()  # outside the CT's coverage: missing, not air
+
+
+def test_the_range_scaling_is_monais_and_leaves_the_input_alone():
+    from monai.transforms import ScaleIntensityRange
+
+    from petseg.preprocess import scale_range
+
+    array = np.random.default_rng(0).normal(0, 300, (9, 8, 7)).astype(np.float32)
+    before = array.copy()
+    for a_min, a_max, b_min, b_max in ((-250.0, 250.0, 0.0, 1.0), (0.0, 10.0, -1.0, 1.0)):
+        expected = np.asarray(ScaleIntensityRange(a_min, a_max, b_min, b_max, clip=True)(array))
+        np.testing.assert_allclose(scale_range(array, a_min, a_max, b_min, b_max), expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(array, before)
+    assert scale_range(array.astype(np.int16), -250.0, 250.0, 0.0, 1.0).dtype == np.float32

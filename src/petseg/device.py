@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import SimpleITK as sitk
 import torch
 
 from petseg.console import info
@@ -47,12 +48,13 @@ def ranks_on_this_machine(default: int = 1) -> int:
 
 
 def use_threads(threads: int | None = None, processes: int = 1) -> int:
-    """Set torch's intra-op threads: `threads`, else this process's share of the CPUs it may use (`processes`
-    ranks on one machine share them). Returns the number set."""
+    """Set torch's intra-op threads and SimpleITK's (resampling): `threads`, else this process's share of the CPUs
+    it may use (`processes` ranks on one machine share them). Returns the number set."""
     if threads is not None and threads < 1:
         raise PetsegError(f"--threads must be at least 1, got {threads}")
     count = threads or max(available_cpus() // max(processes, 1), 1)
     torch.set_num_threads(count)
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(count)
     return count
 
 

@@ -23,10 +23,10 @@ def phantom_with_hot_network(tmp_path, monkeypatch, suv_above: float):
     from petseg.data.phantom import make_phantom_study
     from petseg.io.images import write_volume
 
-    def hot(network, settings):  # PET is the tiny recipe's third channel, scaled SUV 0-10 -> 0-1
+    def hot(predictor, model, settings):  # PET is the tiny recipe's third channel, scaled SUV 0-10 -> 0-1
         return lambda batch: (batch[:, 2:3] > suv_above / 10).float()
 
-    monkeypatch.setattr("petseg.infer.predictor.network_predictor", hot)
+    monkeypatch.setattr("petseg.infer.predictor.Predictor._window_predictor", hot)
     study = make_phantom_study(seed=5, patient=3, size="small", n_lesions=4).study
     write_volume(study.suv, tmp_path / "suv.nii.gz")
     write_volume(study.ct, tmp_path / "ct.nii.gz")

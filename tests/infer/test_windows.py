@@ -8,7 +8,17 @@ import torch
 from monai.inferers import sliding_window_inference
 
 from petseg.models.settings import InferenceOptions, window_gate
-from petseg.models.windows import WindowCount, sliding_probability, uptake_gate, window_coverage
+from petseg.models.windows import (
+    WindowCount,
+    core_margins,
+    gaussian_weights,
+    monai_padding,
+    sliding_probability,
+    uptake_gate,
+    window_core,
+    window_coverage,
+    window_slices,
+)
 from petseg.recipe import Recipe, load_recipe
 from petseg.recipe.sections import Inference
 from petseg.tracers import TRACERS
@@ -53,6 +63,45 @@ def test_without_a_gate_it_is_monai(shape):
     assert ours.shape == reference.shape == shape
     np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-6)
     assert counts.run == counts.total > 0
+
+
+@pytest.mark.parametrize("overlap", [0.25, 0.5, 0.9])
+def test_windows_and_weights_are_monais(overlap):
+    from monai.data.utils import compute_importance_map, dense_patch_slices
+    from monai.inferers.utils import _get_scan_interval
+
+    for shape, roi in (((50, 37, 29), (24, 24, 16)), ((24, 61, 96), (24, 32, 96)), ((291, 300, 300), (96, 96, 96))):
+        ours = window_slices(shape, replace(settings(roi[::-1], overlap=overlap)))
+        assert ours == dense_patch_slices(shape, roi, _get_scan_interval(shape, roi, 3, (overlap,) * 3))
+        np.testing.assert_allclose(gaussian_weights(roi, CPU), compute_importance_map(roi, "gaussian", 0.125),
+                                   rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize(("shape", "batch"), [((40, 36, 30), 1), ((40, 36, 30), 4), ((20, 50, 16), 2)])
+def test_with_a_gate_it_is_monai_with_the_skipped_windows_predicting_0(shape, batch):
+    """The windows that run, and the blend, are those of MONAI's sliding window whose predictor returns 0 for the
+    windows whose core holds no active voxel (what petseg ran through MONAI before it stitched on its own)."""
+    rng = np.random.default_rng(3)
+    image = rng.random((2, *shape), dtype=np.float32)
+    active = rng.random(shape) > 0.9997
+    predict, ran = smooth_predictor(), []
+    gated_settings = settings((24, 24, 24), batch=batch)
+    padding = monai_padding(shape, gated_settings.roi_zyx)
+    gate = np.pad(active, padding)
+    margins = core_margins(shape, gated_settings)
+
+    def zero_where_skipped(windows: torch.Tensor, where: list[list[slice]]) -> torch.Tensor:
+        run = torch.tensor([bool(gate[window_core(w[2:], gate.shape, margins)].any()) for w in where])
+        ran.extend(run.tolist())
+        return predict(windows) * run[:, None, None, None, None]
+
+    reference = sliding_window_inference(torch.from_numpy(image)[None], (24, 24, 24), batch, zero_where_skipped,
+                                         overlap=0.5, mode="gaussian", with_coord=True)[0, 0].numpy()
+    ours, counts = sliding_probability(predict, image, gated_settings, active, CPU)
+    assert counts == WindowCount(len(ran), sum(ran)) and 0 < counts.run < counts.total
+    np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-6)
+    nothing, none_run = sliding_probability(predict, image, gated_settings, np.zeros(shape, bool), CPU)
+    assert none_run == WindowCount(counts.total, 0) and nothing.shape == shape and not nothing.any()
 
 
 @pytest.mark.parametrize("batch", [1, 2, 4])

@@ -72,7 +72,8 @@ def test_predictor_without_the_extra_is_the_pytorch_path(tmp_path, monkeypatch):
     predictor = Predictor([folder], fp32("auto"))
     plain = Predictor([folder], fp32("torch")).predict(study).probability.array
     np.testing.assert_array_equal(predictor.predict(study).probability.array, plain)
-    assert not predictor._engines and not (folder / ".petseg-cache").exists()
+    assert [key[-1] for key in predictor._engines] == ["torch"]  # no OpenVINO conversion: the torch program only
+    assert not list((folder / ".petseg-cache").glob("openvino-*"))
 
 
 needs_openvino = pytest.mark.skipif(not openvino_installed(), reason="the cpu-fast extra (OpenVINO) is not installed")
@@ -89,7 +90,7 @@ def test_openvino_agrees_with_pytorch_and_monai(tmp_path):
     for dtype, tolerance in ((None, 1e-4), (torch.bfloat16, 0.05)):
         settings = replace(fp32("openvino").resolve(model.recipe, CPU, 0.0), dtype=dtype,
                            flips=((), (0,), (1, 2)))
-        ours = openvino_predictor(model.network, model.weights, 1, settings)
+        ours = openvino_predictor(lambda: model.network, model.weights, 1, settings)
         batch = torch.from_numpy(rng.random((3, 1, 32, 32, 32), dtype=np.float32))
         reference = network_predictor(model.network, settings)(batch)
         assert ours(batch).shape == (3, 1, 32, 32, 32)
@@ -112,7 +113,7 @@ def test_the_conversion_is_cached_per_weights(tmp_path, monkeypatch):
     model = load_model_folder(folder, CPU)
     settings = fp32("openvino").resolve(model.recipe, CPU, 0.0)
     batch = torch.rand(1, 1, 32, 32, 32)
-    first = engines.openvino_predictor(model.network, model.weights, 1, settings)(batch)
+    first = engines.openvino_predictor(lambda: model.network, model.weights, 1, settings)(batch)
     cached = sorted(p.name for p in (folder / engines.CACHE).iterdir())
     assert [Path(n).suffix for n in cached] == [".bin", ".xml"]
 
@@ -120,13 +121,13 @@ def test_the_conversion_is_cached_per_weights(tmp_path, monkeypatch):
         raise AssertionError("converted again although the weights did not change")
 
     monkeypatch.setattr(openvino, "convert_model", no_conversion)
-    again = engines.openvino_predictor(model.network, model.weights, 1, settings)(batch)
+    again = engines.openvino_predictor(lambda: model.network, model.weights, 1, settings)(batch)
     np.testing.assert_array_equal(again.numpy(), first.numpy())
     monkeypatch.undo()
 
     model_folder(folder, seed=1)  # retrained: new weights in the same folder
     retrained = load_model_folder(folder, CPU)
-    new = engines.openvino_predictor(retrained.network, retrained.weights, 1, settings)(batch)
+    new = engines.openvino_predictor(lambda: retrained.network, retrained.weights, 1, settings)(batch)
     renewed = sorted(p.name for p in (folder / engines.CACHE).iterdir())
     assert len(renewed) == 2 and set(renewed).isdisjoint(cached)  # the stale conversion is gone
     reference = network_predictor(retrained.network, settings)(batch)
@@ -146,7 +147,7 @@ def test_a_read_only_model_folder_is_converted_for_the_run(tmp_path, monkeypatch
     monkeypatch.setattr(engines, "store", read_only)
     settings = fp32("openvino").resolve(model.recipe, CPU, 0.0)
     batch = torch.rand(1, 1, 32, 32, 32)
-    output = engines.openvino_predictor(model.network, model.weights, 1, settings)(batch)
+    output = engines.openvino_predictor(lambda: model.network, model.weights, 1, settings)(batch)
     assert float((output - network_predictor(model.network, settings)(batch)).abs().max()) < 1e-4
 
 
@@ -170,7 +171,7 @@ def test_a_conversion_that_fails_on_the_window_falls_back_to_pytorch(tmp_path, m
 
     monkeypatch.setattr(engines, "converted_model", wrong_shape)
     settings = fp32("openvino").resolve(model.recipe, CPU, 0.0)
-    assert engines.openvino_predictor(model.network, model.weights, 1, settings) is None
+    assert engines.openvino_predictor(lambda: model.network, model.weights, 1, settings) is None
     assert not list((folder / engines.CACHE).glob("openvino-*"))
     study = make_phantom_study(seed=1, size="small").study
     fallen_back = Predictor([folder], fp32("openvino")).predict(study).probability.array

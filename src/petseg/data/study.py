@@ -16,6 +16,7 @@ import SimpleITK as sitk
 
 from petseg.errors import ImportantWarning, PetsegError, PetsegWarning
 from petseg.io.images import Volume, read_volume
+from petseg.io.resampling import resample_linear, shares_axes
 from petseg.io.suv import SuvOverrides
 from petseg.metrics.components import as_binary
 from petseg.tracers import DEFAULT_TRACER, TRACERS, Tracer, decide_tracer
@@ -186,7 +187,11 @@ def relative_to_background(suv: Volume) -> tuple[Volume, float]:
 
 def resample_onto(volume: Volume, reference: Volume, interpolator: int, fill: float,
                   dtype: int = sitk.sitkFloat32) -> Volume:
-    """`volume` resampled onto `reference`'s grid (identity transform, physical space)."""
+    """`volume` resampled onto `reference`'s grid (identity transform, physical space): SimpleITK's `Resample`,
+    or for linear interpolation to float32 between grids of one orientation the same values one axis at a time
+    (`petseg.io.resampling`, 2-3x faster)."""
+    if interpolator == sitk.sitkLinear and dtype == sitk.sitkFloat32 and shares_axes(volume, reference):
+        return resample_linear(volume, reference, fill)
     resampled = sitk.Resample(volume.to_sitk(), reference.to_sitk(), sitk.Transform(), interpolator, fill, dtype)
     return Volume.from_sitk(resampled)
 

@@ -21,14 +21,23 @@ BUILTIN_MODELS = {"wb-fdg": "wb_fdg"}  # name -> folder in petseg/builtin (see i
 
 @dataclass
 class ModelFolder:
-    """One trained model: its recipe, fingerprint, description and network (weights loaded)."""
+    """One trained model: its recipe, fingerprint, description, weights file and network on `device`."""
 
     path: Path
     recipe: Recipe
     fingerprint: dict[str, Any] | None
     description: dict[str, Any]
-    network: nn.Module = field(repr=False)
-    weights: Path | None = None  # the file the weights came from (keys the OpenVINO engine's cache)
+    weights: Path  # the file the weights come from (keys the cached engines: OpenVINO's conversion, the trace)
+    device: torch.device
+    _network: nn.Module | None = field(default=None, repr=False)
+
+    @property
+    def network(self) -> nn.Module:
+        """The network (MONAI's), weights loaded, on the device, in eval mode: built on first use, so that a
+        process a cached engine serves never builds it (nor imports MONAI)."""
+        if self._network is None:
+            self._network = build_loaded_network(self.recipe, self.weights, self.device)
+        return self._network
 
     @property
     def name(self) -> str:
@@ -37,8 +46,10 @@ class ModelFolder:
 
     @property
     def parameters(self) -> int:
-        """The network's parameters (the CPU engine's choice depends on its size)."""
-        return sum(p.numel() for p in self.network.parameters())
+        """The network's parameters (the CPU engine's choice depends on its size): model.json's count when it
+        has one, else counted on the network."""
+        known = self.description.get("parameters")
+        return int(known) if known is not None else sum(p.numel() for p in self.network.parameters())
 
     @property
     def task(self) -> str:
@@ -89,11 +100,8 @@ def is_builtin(path: Path) -> bool:
 
 
 def load_model_folder(path: str | Path, device: torch.device) -> ModelFolder:
-    """Read a model folder (or `builtin:NAME`) and load its best checkpoint (weights only) onto `device`, in eval
-    mode."""
-    from petseg.models.classifier import MIP_CHANNELS, build_classifier
-    from petseg.models.networks import build_network
-
+    """Read a model folder (or `builtin:NAME`): its recipe, description and weights file, for `device` (the network
+    is built when first used: `ModelFolder.network`)."""
     path = resolve_model(path)
     if not path.is_dir():
         raise PetsegError(f"model folder {path} does not exist")
@@ -105,6 +113,14 @@ def load_model_folder(path: str | Path, device: torch.device) -> ModelFolder:
     weights = path / description.get("files", {}).get("weights", FINAL)
     if not weights.is_file():
         raise PetsegError(f"{path} has no weights ({weights.name}): did its training finish?")
+    return ModelFolder(path, recipe, fingerprint, description, weights, device)
+
+
+def build_loaded_network(recipe: Recipe, weights: Path, device: torch.device) -> nn.Module:
+    """The recipe's network with the checkpoint `weights` loaded (weights only), on `device`, in eval mode."""
+    from petseg.models.classifier import MIP_CHANNELS, build_classifier
+    from petseg.models.networks import build_network
+
     state = load_checkpoint(weights)["model"]
     if recipe.task == "classification":
         network = build_classifier(recipe.network, MIP_CHANNELS)  # type: ignore[arg-type]
@@ -113,6 +129,6 @@ def load_model_folder(path: str | Path, device: torch.device) -> ModelFolder:
     try:
         network.load_state_dict(state)
     except RuntimeError as error:
-        raise PetsegError(f"{weights} does not fit the network of {path / 'recipe.yaml'}: {error}") from None
-    network.to(device).eval()
-    return ModelFolder(path, recipe, fingerprint, description, network, weights)
+        raise PetsegError(f"{weights} does not fit the network of {weights.parent / 'recipe.yaml'}: {error}"
+                          ) from None
+    return network.to(device).eval()

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
-import torch
 
 from petseg.console import info
 from petseg.data.study import Study, resample_onto
@@ -32,6 +31,7 @@ from petseg.infer.models import ModelFolder, load_model_folder
 from petseg.infer.postprocess import apply_postprocessing, mask_before_reading
 from petseg.io.images import Volume
 from petseg.models.settings import InferenceOptions, WindowSettings, window_gate, window_gate_core
+from petseg.models.traced import traced_predictor
 from petseg.models.windows import WindowCount, WindowPredictor, network_predictor, sliding_probability, uptake_gate
 from petseg.preprocess import preprocess_study
 
@@ -71,7 +71,9 @@ class Predictor:
         self.decision = decide(self.models, self.options.ensemble, self.options.threshold)
         # A cascade's first-stage mask is the one the first stage alone would give (its own calibration).
         self.first_stage_decision = decide(self.stages.first, self.options.ensemble) if self.stages.second else None
-        self._engines: dict[tuple, WindowPredictor] = {}  # OpenVINO models, compiled once per model and settings
+        self._engines: dict[tuple, WindowPredictor] = {}  # each model's network as its engine runs it
+        for model in self.models:  # loaded (or converted) now, as a MONAI script loads its network: not per study
+            self._window_predictor(model, self.options.resolve(model.recipe, self.device, 0.0, model.parameters))
 
     def predict(self, study: Study) -> Prediction:
         """Probability, thresholded and post-processed mask of one study, on its PET grid."""
@@ -162,16 +164,21 @@ class Predictor:
         return np.clip(probability, 0.0, 1.0).astype(np.float32), windows
 
     def _window_predictor(self, model: ModelFolder, settings: WindowSettings) -> WindowPredictor:
-        """The network of `model` as the settings' engine runs it (OpenVINO: converted and compiled once)."""
-        if settings.engine != "openvino" or model.weights is None:
-            if settings.channels_last:
-                model.network.to(memory_format=torch.channels_last_3d)
-            return network_predictor(model.network, settings)
-        key = (model.path, settings.roi_zyx, settings.dtype, settings.flips)
-        if key not in self._engines:
+        """The network of `model` as the settings' engine runs it (OpenVINO: converted and compiled once; PyTorch
+        on a CPU: its cached trace), once per model and settings."""
+        key = (model.path, settings.roi_zyx, settings.dtype, settings.flips, settings.engine)
+        if key in self._engines:
+            return self._engines[key]
+        if settings.engine != "openvino" and self.device.type == "cpu":
+            self._engines[key] = traced_predictor(lambda: model.network, model.weights, len(model.recipe.inputs),
+                                                  settings)
+        elif settings.engine != "openvino":
+            self._engines[key] = network_predictor(model.network, settings)
+        else:
             from petseg.models.engines import openvino_predictor
 
-            converted = openvino_predictor(model.network, model.weights, len(model.recipe.inputs), settings)
+            converted = openvino_predictor(lambda: model.network, model.weights, len(model.recipe.inputs),
+                                           settings)
             if converted is None:
                 info(f"OpenVINO cannot run {model.name}'s network at {settings.roi_zyx}; running it in PyTorch")
                 converted = self._window_predictor(model, replace(settings, engine="torch"))

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 from petseg.data.study import Study
 from petseg.errors import PetsegError
@@ -63,6 +62,8 @@ def best_index(rows: list[dict[str, float]], objective: str) -> int:
     dice = np.array([-1.0 if math.isnan(r["dice"]) else r["dice"] for r in rows])
     if objective == "dice":
         return int(np.argmax(dice))
+    from scipy.stats import rankdata  # here: scipy.stats costs every `petseg predict` process 0.5 s to import
+
     ranks = RANK_WEIGHTS["dice"] * rankdata(-dice)
     for key in ("fpv_ml", "fnv_ml"):
         values = np.array([0.0 if math.isnan(r[key]) else r[key] for r in rows])

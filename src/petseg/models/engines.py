@@ -51,9 +51,10 @@ def cache_key(weights: Path, channels: int, roi_zyx: tuple[int, ...]) -> str:
     return f"openvino-{file_sha256(weights)[:20]}-{shape}-{version}"
 
 
-def converted_model(network: nn.Module, weights: Path, channels: int, roi_zyx: tuple[int, ...]) -> Any:
-    """The OpenVINO model of `network` (weights from the file `weights`) for (1, channels, *roi) windows: read from
-    the model folder's cache, else converted and cached there (stale conversions removed)."""
+def converted_model(build: Callable[[], nn.Module], weights: Path, channels: int, roi_zyx: tuple[int, ...]) -> Any:
+    """The OpenVINO model of the network `build()` makes (weights from the file `weights`) for (1, channels, *roi)
+    windows: read from the model folder's cache (the network is not built), else converted and cached there
+    (stale conversions removed)."""
     import openvino as ov
 
     folder = weights.parent / CACHE
@@ -64,7 +65,7 @@ def converted_model(network: nn.Module, weights: Path, channels: int, roi_zyx: t
         return ov.Core().read_model(xml)
     example = torch.zeros(1, channels, *roi_zyx)
     with torch.no_grad():  # traced once, without torch's re-run check (it doubles a large network's conversion)
-        traced = torch.jit.trace(ProbabilityGraph(network).eval(), example, check_trace=False)
+        traced = torch.jit.trace(ProbabilityGraph(build()).eval(), example, check_trace=False)
         model = ov.convert_model(traced, example_input=example)
     try:
         store(model, folder, key)
@@ -91,7 +92,7 @@ def store(model: Any, folder: Path, key: str) -> None:
             stale.unlink(missing_ok=True)
 
 
-def openvino_predictor(network: nn.Module, weights: Path, channels: int, settings: WindowSettings
+def openvino_predictor(build: Callable[[], nn.Module], weights: Path, channels: int, settings: WindowSettings
                        ) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """(B, C, *roi) -> lesion probability (B, 1, *roi) by OpenVINO, averaged over the settings' flips, at the
     settings' precision (bfloat16 or float32), on torch's CPU threads; None when the converted model fails on a
@@ -99,7 +100,7 @@ def openvino_predictor(network: nn.Module, weights: Path, channels: int, setting
     the caller runs PyTorch instead."""
     import openvino as ov
 
-    model = converted_model(network, weights, channels, settings.roi_zyx)
+    model = converted_model(build, weights, channels, settings.roi_zyx)
     config = {"INFERENCE_PRECISION_HINT": "bf16" if settings.dtype is torch.bfloat16 else "f32",
               "INFERENCE_NUM_THREADS": torch.get_num_threads(), "PERFORMANCE_HINT": "LATENCY"}
     request = ov.Core().compile_model(model, "CPU", config).create_infer_request()
