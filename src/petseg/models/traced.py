@@ -14,8 +14,6 @@ are removed; a folder that cannot be written traces for the run only.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
@@ -26,6 +24,8 @@ import torch
 from torch import nn
 
 from petseg.console import debug, info
+from petseg.errors import PetsegError
+from petseg.io.atomic import atomic_path
 from petseg.io.digest import file_sha256
 from petseg.models.engines import CACHE
 from petseg.models.settings import WindowSettings
@@ -65,8 +65,9 @@ def traced_predictor(build: Callable[[], nn.Module], weights: Path, channels: in
         return network_predictor(network, settings)
     try:
         store(traced, folder, path.name)
-    except OSError as error:
-        info(f"the traced network is not cached ({folder}: {error.strerror or error}); traced for this run")
+    except (OSError, PetsegError) as error:  # a read-only or full folder: atomic_path says which
+        info(f"the traced network is not cached ({folder}: {getattr(error, 'strerror', None) or error}); "
+              "traced for this run")
     return network_predictor(traced, baked)
 
 
@@ -98,16 +99,9 @@ def _tensors(output: Any) -> list[torch.Tensor]:
 
 def store(traced: torch.jit.ScriptModule, folder: Path, name: str) -> None:
     """Save `traced` as `folder/name` atomically, removing the traces of other weights."""
-    folder.mkdir(exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=".staging-", suffix=".pt", dir=folder)
-    os.close(handle)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            torch.jit.save(traced, staging)
-        os.replace(staging, folder / name)
-    finally:
-        Path(staging).unlink(missing_ok=True)
+    with atomic_path(folder / name) as staging, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(traced, str(staging))
     weights = name[len(PREFIX):].split("-")[0]
     for stale in folder.glob(f"{PREFIX}*"):
         if not stale.name.startswith(f"{PREFIX}{weights}-"):
