@@ -2,10 +2,11 @@
 
 Studies (`petseg predict --input` folders of suv.nii.gz): the shared real whole-body FDG PET of STS_001 (GE,
 267 x 128 x 128 at 4.7 x 4.7 x 3.3 mm, converted from DICOM as `petseg convert` does) and a full-size phantom
-(`petseg phantom --size full`, 400 x 400 x 326, seed 3). Networks: a trained PET-only UNet (`--model`: tiny_unet
-trained with `--param "inputs=[pet]"` at 2 x 2 x 3 mm; its calibration on its held-out fold gives the gate
-`predict` uses), and the seed-000 SegResNetDS and seed-004 DynUNet with random weights at that gate (speed does
-not depend on the weights); all at a 96^3 ROI and overlap 0.25.
+(`petseg phantom --size full`, 400 x 400 x 326, seed 3). Networks: a trained PET-only model (`--model`, e.g.
+tiny_unet trained with `--param "inputs=[pet]"` at 2 x 2 x 3 mm, or the seed-004 DynUNet, PET-only, from
+`bench/recipes.py`), run at `--roi` and `--overlap` (default 96^3 and 0.25, whatever it was trained with), its
+calibration on its held-out fold giving the gate `predict` uses; and the seed-000 SegResNetDS and seed-004 DynUNet
+with random weights at that gate (speed does not depend on the weights), at the same ROI and overlap.
 
 Each measurement is a fresh process, alternating MONAI and petseg, with the same threads (`--threads`, torch's,
 OpenMP's and OpenVINO's):
@@ -20,7 +21,7 @@ windows, resampling, post-processing, quantification, regions, writing); process
 Masks: Dice of petseg's against MONAI's at the same precision, and the lesions (18-connected components of MONAI's
 mask) petseg loses. A first petseg run per model converts it for OpenVINO (cached in the model folder; timed apart).
 
-Run: flock /work/proto/heavy.lock python bench/inference.py --model UNET_DIR [--studies ...] [--networks ...]
+Run: python bench/inference.py --model MODEL_DIR [--roi 96] [--overlap 0.25] [--studies ...] [--networks ...]
 """
 
 from __future__ import annotations
@@ -82,19 +83,23 @@ def random_model_folder(recipe_name: str, like: Path, folder: Path) -> Path:
     return folder
 
 
-def calibrated(model: Path, folder: Path) -> tuple[Path, float | None]:
-    """A copy of the trained model, calibrated on its held-out fold as `petseg calibrate` does; the gate found."""
+def calibrated(model: Path, folder: Path, roi: int, overlap: float) -> tuple[Path, dict]:
+    """A copy of the trained model run at a `roi`^3 window and `overlap`, calibrated on its held-out fold as
+    `petseg calibrate` does; the calibration."""
     from petseg.data.datalist import load_datalist
     from petseg.infer.calibrate import calibrate
     from petseg.infer.predictor import Predictor
     from petseg.models.settings import InferenceOptions
+    from petseg.recipe import as_yaml, load_recipe
     from petseg.tracers import TRACERS
 
     shutil.copytree(model, folder, ignore=shutil.ignore_patterns("cache", "calibration.json", ".petseg-cache"))
+    recipe = load_recipe(str(folder / "recipe.yaml"), {"inference.roi_size": str([roi] * 3),
+                                                       "inference.overlap": str(overlap)})
+    (folder / "recipe.yaml").write_text(as_yaml(recipe))
     info = json.loads((folder / "model.json").read_text())
     held_out = [e for e in load_datalist(info["datalist"])["training"] if e.fold == info["fold"]]
-    result = calibrate(Predictor([folder], InferenceOptions(progress=False)), held_out, "dice", TRACERS["fdg"])
-    return folder, result["gate_suv"]
+    return folder, calibrate(Predictor([folder], InferenceOptions(progress=False)), held_out, "dice", TRACERS["fdg"])
 
 
 def run(command: list[str], threads: int) -> tuple[float, str]:
@@ -161,11 +166,13 @@ def compare(name: str, model: Path, study: Path, work: Path, precision: str, arg
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, required=True, help="trained PET-only UNet (model.json: its fold)")
+    parser.add_argument("--model", type=Path, required=True, help="trained PET-only model (model.json: its fold)")
+    parser.add_argument("--roi", type=int, default=96, help="window edge (voxels) every network runs at")
+    parser.add_argument("--overlap", type=float, default=0.25)
     parser.add_argument("--studies", nargs="+", default=["sts001", "phantom"], choices=["sts001", "phantom"])
-    parser.add_argument("--networks", nargs="+", default=["unet", *RANDOM], choices=["unet", *RANDOM])
+    parser.add_argument("--networks", nargs="+", default=["trained", *RANDOM], choices=["trained", *RANDOM])
     parser.add_argument("--precisions", nargs="+", default=["bf16", "fp32"], choices=["bf16", "fp32"])
-    parser.add_argument("--fp32-networks", nargs="+", default=["unet"], help="networks also measured in fp32")
+    parser.add_argument("--fp32-networks", nargs="+", default=["trained"], help="networks also measured in fp32")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -178,10 +185,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         studies = prepare_studies(args.studies, work / "studies")
-        unet, safe = calibrated(args.model, work / "unet")
-        gate = window_gate(None, safe, tracer_named("fdg"))
-        print(f"calibrated gate of the trained UNet: {safe} (held-out fold); predict's gate: {gate:g}")
-        models = {"unet": unet, **{n: random_model_folder(RANDOM[n], unet, work / n) for n in RANDOM}}
+        trained, calibration = calibrated(args.model, work / "trained", args.roi, args.overlap)
+        safe, floor = calibration["gate_suv"], calibration["postprocess"].get("suv_floor")
+        gate = window_gate(None, safe, tracer_named("fdg"), floor)
+        print(f"trained model: {args.model} ({json.loads((args.model / 'model.json').read_text())['recipe']}), "
+              f"{args.roi}^3, overlap {args.overlap:g}; calibrated gate {safe} (held-out fold), SUV floor {floor}; "
+              f"predict's gate {gate:g}")
+        models = {"trained": trained, **{n: random_model_folder(RANDOM[n], trained, work / n) for n in RANDOM}}
         for name in args.networks:  # the first run converts for OpenVINO (cached in the model folder)
             first = petseg(models[name], studies[args.studies[0]], work / "first", "bf16", args.threads, gate)
             print(f"{name}: first petseg run (OpenVINO conversion or trace, cached) {first['process']:.1f} s")
@@ -193,7 +203,7 @@ def main() -> None:
                 for precision in args.precisions:
                     if precision == "fp32" and name not in args.fp32_networks:
                         continue
-                    given = None if name == "unet" else gate  # the UNet's own calibration.json decides
+                    given = None if name == "trained" else gate  # the trained model's calibration.json decides
                     print(compare(name, models[name], study, work, precision, args, given), flush=True)
 
 

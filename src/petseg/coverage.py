@@ -95,9 +95,10 @@ def _transaxial(study: Study, body: BodyFrame) -> None:
     hits = edge_voxels(suv, rows)
     hits = hits[body.mask[tuple(hits.T)]] if hits.size else hits
     display_rows = np.array([oriented_index(suv, index)[0] for index in hits], dtype=int)
-    trunk = np.array([row for row in rows if any(
-        not in_limb(suv, body, suv.index_to_physical(index.astype(float)))
-        for index in _spread(hits[display_rows == row], SAMPLES_PER_SLICE))], dtype=int)
+    samples = [_spread(hits[display_rows == row], SAMPLES_PER_SLICE) for row in rows]
+    limb = in_limb(suv, body, suv.index_to_physical(np.concatenate(samples).astype(float)))
+    per_row = np.split(limb, np.cumsum([len(s) for s in samples])[:-1])
+    trunk = np.array([row for row, sampled in zip(rows, per_row, strict=True) if not sampled.all()], dtype=int)
     if trunk.size:
         warn_if_truncated(suv, trunk, "the trunk", ImportantWarning)
     else:

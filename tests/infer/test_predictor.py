@@ -62,6 +62,18 @@ def test_gated_windows_agree_with_monai_and_lose_no_lesion(trained, engine):
     assert skipped > 0
 
 
+def test_the_gate_stays_under_the_post_processings_suv_floor(trained, tmp_path):
+    """A voxel the floor keeps (SUV between the floor and a higher gate) must lie in a window that runs."""
+    model = tmp_path / "model"
+    shutil.copytree(trained.model, model)
+    study = make_phantom_study(seed=5, size="small").study
+    for steps, gate in (({"suv_floor": 1.2}, 1.2), ({"suv_floor": 4.0}, 2.5), ({}, 2.5)):
+        (model / "calibration.json").write_text(json.dumps({"members": ["model"], "threshold": 0.4,
+                                                            "postprocess": steps, "gate_suv": 6.0, "gate_core": True}))
+        assert Predictor([model], options()).window_gate(study) == gate  # floor, FDG's ceiling, FDG's ceiling
+        assert Predictor([model], options(gate_suv=3.0)).window_gate(study) == 3.0  # as asked
+
+
 def test_a_calibrated_gate_runs_fewer_windows_and_keeps_every_lesion(trained, tmp_path):
     """The gate chosen on some held-out studies, applied to other held-out studies: MONAI's mask, fewer windows."""
     from petseg.infer.calibrate import calibrate
@@ -78,7 +90,8 @@ def test_a_calibrated_gate_runs_fewer_windows_and_keeps_every_lesion(trained, tm
     for index, entry in enumerate(entries):
         study = load_study(entry.pet, entry.ct, entry.label)
         ours, full = calibrated.predict(study), reference.predict(study)
-        assert ours.gate_suv == min(result["gate_suv"], 2.5)  # used up to FDG's ceiling, and recorded as used
+        floor = result["postprocess"].get("suv_floor", 2.5)  # no voxel the post-processing keeps in a skipped core
+        assert ours.gate_suv == min(result["gate_suv"], 2.5, floor)  # up to FDG's ceiling, and recorded as used
         assert calibrated.describe(ours)["gate_suv"] == ours.gate_suv and full.gate_suv == 0.0
         assert full.windows.run == full.windows.total
         a, b = ours.mask.array > 0, full.mask.array > 0

@@ -131,10 +131,12 @@ def test_gate_and_settings():
     assert validation.flips == ((),) and validation.gate_suv == 0.0 and validation.overlap == 0.25
 
 
-def test_a_calibrated_gate_stops_at_the_tracers_ceiling_and_an_asked_one_does_not():
+def test_a_calibrated_gate_stops_at_the_tracers_ceiling_and_the_suv_floor_and_an_asked_one_does_not():
     assert window_gate(None, 6.0, FDG) == 2.5 and window_gate(None, 6.0, PSMA) == 1.5
     assert window_gate(None, 2.0, FDG) == 2.0 and window_gate(6.0, 2.0, FDG) == 6.0
     assert window_gate(None, None, FDG) == 1.5 and window_gate(-1.0, 3.0, FDG) == 0.0
+    assert window_gate(None, 6.0, FDG, suv_floor=2.0) == 2.0 and window_gate(None, None, FDG, suv_floor=1.0) == 1.0
+    assert window_gate(None, 6.0, FDG, suv_floor=4.0) == 2.5 and window_gate(6.0, 2.0, FDG, suv_floor=1.0) == 6.0
 
 
 def test_window_coverage_is_where_running_cores_and_skipped_windows_reach():

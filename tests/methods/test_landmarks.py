@@ -7,7 +7,7 @@ import pytest
 
 from petseg.data.study import Study
 from petseg.io.images import Volume
-from petseg.methods.landmarks import body_frame
+from petseg.methods.landmarks import body_frame, in_limb
 from petseg.methods.suv import segment_suv
 from tests.methods.bodies import found, standard_body
 
@@ -35,6 +35,17 @@ def test_arms_raised_beyond_the_field_of_view():
     assert found(study, result.mask.array, (-40, 10, -225))
     assert any(item["reason"] == "brain" and item["volume_ml"] > 1000 for item in result.suppressed)
     assert sum(item["reason"] == "paired gland" for item in result.suppressed) >= 2  # the tonsils
+
+
+def test_arms_and_trunk_told_apart_section_by_section():
+    study = standard_body(3).study()
+    frame = body_frame(study)
+    arms = [(side * 200, 10, z) for side in (-1, 1) for z in (-450.0, -600.0)]
+    trunk = [(0, 0, -450.0), (40, 20, -600.0), (-60, -10, -450.0)]
+    points = np.array([*arms, *trunk], dtype=float)
+    assert in_limb(study.suv, frame, points).tolist() == [True] * 4 + [False] * 3
+    assert [bool(in_limb(study.suv, frame, p)[0]) for p in points] == [True] * 4 + [False] * 3  # one at a time
+    assert in_limb(study.suv, frame, np.zeros((0, 3))).shape == (0,)
 
 
 def _flipped(volume: Volume) -> Volume:

@@ -163,14 +163,18 @@ def calibrate(
 
 
 def _gate_line(result: dict, tracer) -> str:
-    """The gate predict will run at, and the held-out studies' own where the tracer's ceiling caps it."""
+    """The gate predict will run at, and the held-out studies' own where the tracer's ceiling or the SUV floor
+    caps it."""
     from petseg.models.settings import window_gate
 
-    gate = window_gate(None, result["gate_suv"], tracer)
+    floor = result["postprocess"].get("suv_floor")
+    gate = window_gate(None, result["gate_suv"], tracer, floor)
     capped = result["gate_suv"] is not None and gate < result["gate_suv"]
+    cap = "the post-processing's SUV floor" if floor is not None and gate == floor else \
+        f"{tracer.name.upper()}'s ceiling"
     region = " on windows' cores" if result.get("gate_core") else " on whole windows"
     return f"SUV {gate:g}{region}" + (f" (the held-out studies allow up to {result['gate_suv']:g}; capped at "
-                                      f"{tracer.name.upper()}'s ceiling)" if capped else "")
+                                      f"{cap})" if capped else "")
 
 
 def _calibrate_nnunet(predictor, studies: list, tracer) -> None:

@@ -107,8 +107,9 @@ class Predictor:
 
     def window_gate(self, study: Study) -> float:
         """The window gate SUV the ensemble runs at on `study`: `--gate-suv`, else the calibrated gate up to the
-        study's tracer's ceiling, else the tracer's default."""
-        return window_gate(self.options.gate_suv, self.decision.gate_suv, study.tracer)
+        study's tracer's ceiling, else the tracer's default; either up to the post-processing's SUV floor."""
+        return window_gate(self.options.gate_suv, self.decision.gate_suv, study.tracer,
+                           self.decision.postprocess.get("suv_floor"))
 
     def gate_core(self) -> bool:
         """Whether windows are gated on their cores (`petseg.models.settings.window_gate_core`; the core by default:

@@ -238,24 +238,35 @@ def _head_present(body: np.ndarray, suv: Volume) -> bool:
     return bool(ordered[:top_extent].mean() < 0.6 * ordered.max())
 
 
-def in_limb(volume: Volume, body: BodyFrame, point_mm: np.ndarray) -> bool:
-    """True when `point_mm` lies in a part of its axial section other than the body's main part: an arm or a hand
-    (beside the trunk, or raised beside the head), not the trunk, the head or the two legs."""
+def in_limb(volume: Volume, body: BodyFrame, points_mm: np.ndarray) -> np.ndarray:
+    """For each of `points_mm` (N, 3; or one point), True when it lies in a part of its axial section other than
+    the body's main part: an arm or a hand (beside the trunk, or raised beside the head), not the trunk, the head
+    or the two legs. Each axial section is read once, however many points lie in it."""
+    points = np.atleast_2d(np.asarray(points_mm, dtype=float))
     axis = axial_axis(volume)
-    index = np.clip(np.rint(volume.physical_to_index(np.asarray(point_mm, dtype=float))).astype(int), 0,
-                    np.array(volume.shape) - 1)
-    section = np.take(body.mask, int(index[axis]), axis=axis)
+    indices = np.clip(np.rint(volume.physical_to_index(points)).astype(int), 0, np.array(volume.shape) - 1)
+    plane_axes = [a for a in range(3) if a != axis]
+    limb = np.zeros(len(points), dtype=bool)
+    for section in np.unique(indices[:, axis]):
+        here = indices[:, axis] == section
+        limbs = _limb_parts(volume, body, int(section), axis, float(points[here][0, 2]))
+        limb[here] = limbs[tuple(indices[here][:, a] for a in plane_axes)]
+    return limb
+
+
+def _limb_parts(volume: Volume, body: BodyFrame, section_index: int, axis: int, z_mm: float) -> np.ndarray:
+    """The parts of one axial section of the body (2D bool) that are not its main part (see `in_limb`)."""
+    section = np.take(body.mask, section_index, axis=axis)
     labels, count = cc3d.connected_components(section.astype(np.uint8), connectivity=8, return_N=True)
-    where = labels[tuple(int(i) for a, i in enumerate(index) if a != axis)]
-    if count < 2 or where == 0:
-        return False
+    if count < 2:
+        return np.zeros(section.shape, dtype=bool)
     plane_axes = [a for a in range(3) if a != axis]
     grid = np.zeros((*section.shape, 3))
     for k, a in enumerate(plane_axes):
         grid[..., a] = np.expand_dims(np.arange(section.shape[k]), 1 - k)
-    grid[..., axis] = index[axis]
+    grid[..., axis] = section_index
     plane = volume.index_to_physical(grid)
     parts = _section_parts(labels, count, (plane[..., 0], plane[..., 1]))
-    midline = float(body.midline_at(float(point_mm[2])))
+    midline = float(body.midline_at(z_mm))
     main = parts[:2] if _is_legs(parts, midline) else [min(parts, key=lambda p: abs(p.x - midline))]
-    return int(where) not in {p.label for p in main}
+    return (labels > 0) & ~np.isin(labels, [p.label for p in main])

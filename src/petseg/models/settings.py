@@ -138,12 +138,18 @@ class InferenceOptions:
         return replace(self, flips=((),), gate_suv=0.0, progress=False, engine="torch")
 
 
-def window_gate(asked: float | None, calibrated: float | None, tracer: Tracer) -> float:
+def window_gate(asked: float | None, calibrated: float | None, tracer: Tracer, suv_floor: float | None = None
+                ) -> float:
     """The window gate SUV of a study: the one asked for (<= 0: none), else the ensemble's calibrated one up to the
-    tracer's ceiling, else the tracer's default."""
+    tracer's ceiling, else the tracer's default; either up to the post-processing's `suv_floor` when it has one.
+
+    Under the floor, every voxel the post-processing can keep lies in the core of a window that runs: a gate above
+    it would leave a lesion's low-uptake rim (SUV between the floor and the gate) to the probability of the
+    neighbouring windows only, where the network of a skipped window may well have called it lesion."""
     if asked is not None:
         return max(float(asked), 0.0)
-    return float(tracer.gate_suv if calibrated is None else min(calibrated, tracer.gate_ceiling_suv))
+    gate = float(tracer.gate_suv if calibrated is None else min(calibrated, tracer.gate_ceiling_suv))
+    return gate if suv_floor is None else min(gate, float(suv_floor))
 
 
 def window_gate_core(options: InferenceOptions, calibrated: float | None, calibrated_core: bool, default: bool

@@ -153,7 +153,9 @@ def sliding_probability(predict: WindowPredictor, image: np.ndarray, settings: W
     stitch = stitch_device(device, shape)
     weights = gaussian_weights(roi, stitch)
     reach = _bounds(running, shape)  # the blend is 0 beyond the running windows: stitched within their box only
-    blend = torch.zeros(tuple(r.stop - r.start for r in reach), dtype=torch.float32, device=stitch)
+    padded_probability = np.zeros(shape, np.float32)
+    blend = (torch.from_numpy(padded_probability)[reach] if stitch.type == "cpu"  # on a CPU: stitched in place
+             else torch.zeros(tuple(r.stop - r.start for r in reach), dtype=torch.float32, device=stitch))
     batches = [running[i:i + settings.batch_size] for i in range(0, len(running), settings.batch_size)]
     for batch in track(batches, "windows") if settings.progress else batches:
         inputs = torch.stack([tensor[(slice(None), *window)] for window in batch]).to(device)
@@ -164,11 +166,10 @@ def sliding_probability(predict: WindowPredictor, image: np.ndarray, settings: W
         if (meet := _meet(window, reach)) is not None:
             total[meet[0]] += weights[meet[1]]
     blend /= total.masked_fill_(total == 0, 1.0)
-    probability = np.zeros(tuple(image.shape[1:]), np.float32)
+    if stitch.type != "cpu":
+        padded_probability[reach] = blend.cpu().numpy()
     unpadded = tuple(slice(before, size - after) for (before, after), size in zip(padding, shape, strict=True))
-    if (meet := _meet(unpadded, reach)) is not None:
-        probability[meet[1]] = blend[meet[0]].cpu().numpy()
-    return probability, WindowCount(len(windows), len(running))
+    return np.ascontiguousarray(padded_probability[unpadded]), WindowCount(len(windows), len(running))
 
 
 def _bounds(windows: list[tuple[slice, ...]], shape: tuple[int, ...]) -> tuple[slice, ...]:

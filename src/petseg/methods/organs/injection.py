@@ -30,8 +30,9 @@ def find_injection_site(candidates: list[Candidate], context: Context) -> None:
     if rule is None:
         return
     volume, body = context.study.suv, context.body
-    in_arm = [c for c in undecided(candidates)
-              if c.volume_ml <= rule["max_volume_ml"] and in_limb(volume, body, c.peak_mm)]
+    small = [c for c in undecided(candidates) if c.volume_ml <= rule["max_volume_ml"]]
+    limb = in_limb(volume, body, np.array([c.peak_mm for c in small]).reshape(-1, 3))
+    in_arm = [c for c, arm in zip(small, limb, strict=True) if arm]
     sites = [c for c in in_arm if c.suvmax >= rule["min_suvmax"]]
     for c in in_arm:
         side = np.sign(body.lateral_mm(c.peak_mm))
