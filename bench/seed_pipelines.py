@@ -5,10 +5,10 @@ The 34 studies' 5 folds are used so that nothing is scored on what chose it: mem
 2-4 only (a datalist without folds 0 and 1, each member holding one of its folds out), fold 1 chooses (threshold,
 post-processing) and fold 0 tests. Every model uses its recipe's `cpu` profile.
 - seed 002 (`galdran`): members of `galdran_swinunetr`, each deploying the epoch chosen by top-K AUROC on a
-  selection split (the recipe's rule) - against the last epoch of the same training run; the ensemble at 0.5 and at the
-  threshold chosen on fold 1; the MIP classifier gate (`galdran_mip_classifier`) trained on the training folds'
-  studies (all lesion-positive) and lesion-free whole-body phantoms (no real negatives are shared): studies it
-  would skip on fold 0.
+  selection split (the recipe's rule) - against the last epoch of the same training run, member by member and as
+  ensembles; the ensemble at 0.5 and at the threshold chosen on fold 1; the MIP classifier gate
+  (`galdran_mip_classifier`) trained on the training folds' studies (all lesion-positive) and lesion-free
+  whole-body phantoms (no real negatives are shared): studies it would skip on fold 0.
 - seed 003 (`safdari`): stage 1 (`safdari_cascade`), its masks of every study (`petseg predict`;
   no study is scored by a stage that trained on it), stage 2
   (`safdari_stage2 --stage1 MASKS`), then both stages against stage 1 alone on fold 0.
@@ -33,7 +33,7 @@ from petseg.data.datalist import build_datalist, load_datalist, select, write_da
 from petseg.data.importers import import_folder
 from petseg.data.phantom import write_phantom_cohort
 from petseg.data.study import load_study
-from petseg.infer.calibrate import calibrate
+from petseg.infer.calibrate import CALIBRATION, calibrate
 from petseg.infer.predictor import Predictor
 from petseg.metrics.autopet import autopet_metrics, nan_mean
 from petseg.metrics.components import Overlap
@@ -64,6 +64,7 @@ def cohorts(out: Path) -> tuple[Path, Path]:
 def member(recipe: str, datalist: Path, fold: int, out: Path, **options) -> Path:
     """One model (the recipe's cpu profile) with `fold` held out, trained unless OUT already holds it; a run
     killed during training goes on from its last epoch."""
+    (out / CALIBRATION).unlink(missing_ok=True)  # an earlier run's: rows at threshold 0.5 are the models' own
     if not (out / "model.json").exists():
         Trainer(TrainConfig(recipe=recipe, datalist=datalist, fold=fold, out=out, profile="cpu", tracer="fdg",
                             cache_dir=out.parent / "cache", resume=(out / "checkpoint_last.pt").is_file(),
@@ -109,11 +110,17 @@ def galdran(out: Path, members: int) -> dict:
     whole, datalist = cohorts(out)
     test = select(load_datalist(whole), "fold:0")
     folders = [member("galdran_swinunetr", datalist, 2 + k, out / "galdran" / f"m{k}") for k in range(members)]
-    last, epochs = last_epoch(folders[0], out / "galdran" / "m0_last")
-    chosen = json.loads((folders[0] / "model.json").read_text())["checkpoint"]["epoch"]
-    rows = {f"one member, last epoch ({epochs})": scores([last], test, threshold=0.5),
-            f"one member, top-K AUROC epoch ({chosen})": scores(folders[:1], test, threshold=0.5),
-            f"ensemble of {members}, threshold 0.5": scores(folders, test, threshold=0.5)}
+    rows, lasts = {}, []
+    for k, folder in enumerate(folders):  # what the selection rule changes, member by member
+        last, epochs = last_epoch(folder, out / "galdran" / f"m{k}_last")
+        lasts.append(last)
+        chosen = json.loads((folder / "model.json").read_text())["checkpoint"]["epoch"]
+        rows[f"member {k}, last epoch ({epochs})"] = scores([last], test, threshold=0.5)
+        rows[f"member {k}, top-K AUROC epoch ({chosen})"] = (rows[f"member {k}, last epoch ({epochs})"]
+                                                             if chosen == epochs else
+                                                             scores([folder], test, threshold=0.5))
+    rows[f"ensemble of {members}, last epochs, threshold 0.5"] = scores(lasts, test, threshold=0.5)
+    rows[f"ensemble of {members}, top-K AUROC epochs, threshold 0.5"] = scores(folders, test, threshold=0.5)
     calibration = chosen_on_fold1(folders, whole)
     rows[f"ensemble, threshold {calibration['threshold']:.3f} chosen on fold 1"] = scores(folders, test)
     negatives = write_phantom_cohort(out / "galdran" / "negatives", n=12, seed=41, size="small", negatives=1.0,
