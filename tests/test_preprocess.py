@@ -55,6 +55,24 @@ def test_missing_ct_is_zero_with_a_presence_channel():
     assert not prepared.image[ct][20:].any()  # outside the CT's coverage: missing, not air
 
 
+def test_the_percentile_scaling_is_monais():
+    from monai.transforms import ScaleIntensityRangePercentiles
+
+    from petseg.preprocess import scale_percentiles
+
+    rng = np.random.default_rng(1)
+    for shape in ((9, 8, 7), (110, 100, 100)):  # MONAI takes torch's quantile under 1 M voxels, numpy's above
+        array = rng.gamma(1.5, 2.0, shape).astype(np.float32)
+        before = array.copy()
+        expected = np.asarray(ScaleIntensityRangePercentiles(0.05, 99.95, 0.0, 1.0, clip=True)(array))
+        np.testing.assert_allclose(scale_percentiles(array, 0.05, 99.95, 0.0, 1.0), expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(array, before)
+    constant = np.full((4, 4, 4), 3.0, np.float32)  # MONAI: shifted by the (equal) percentiles, not scaled
+    with pytest.warns(Warning):
+        expected = np.asarray(ScaleIntensityRangePercentiles(5, 95, 0.5, 1.0, clip=True)(constant))
+    np.testing.assert_array_equal(scale_percentiles(constant, 5, 95, 0.5, 1.0), expected)
+
+
 def test_the_range_scaling_is_monais_and_leaves_the_input_alone():
     from monai.transforms import ScaleIntensityRange
 

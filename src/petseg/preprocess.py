@@ -112,6 +112,17 @@ def scale_range(array: np.ndarray, a_min: float, a_max: float, b_min: float, b_m
     return np.clip(out, b_min, b_max, out=out)
 
 
+def scale_percentiles(array: np.ndarray, lower: float, upper: float, b_min: float, b_max: float) -> np.ndarray:
+    """MONAI's `ScaleIntensityRangePercentiles(lower, upper, b_min, b_max, clip=True)` in float32: both percentiles
+    in one partition of the array, then `scale_range` in place (MONAI's imports MONAI, 1.5-3.7 s of a predict
+    process, and makes a tensor per step). A constant image is shifted, not scaled, as MONAI's is. Tests hold the
+    two equal."""
+    a_min, a_max = (float(value) for value in np.percentile(array, [lower, upper]))
+    if a_max == a_min:
+        return np.subtract(array, np.float32(a_min), dtype=np.float32) + np.float32(b_min)
+    return scale_range(array, a_min, a_max, b_min, b_max)
+
+
 def normalise_channel(array: np.ndarray, spec: Channel | None, stats: dict[str, float] | None = None) -> np.ndarray:
     """One channel's intensity transform (see the module docstring; None: unchanged), in float32 (a new array:
     `array` is left as it is)."""
@@ -122,10 +133,7 @@ def normalise_channel(array: np.ndarray, spec: Channel | None, stats: dict[str, 
     if spec.mode == "clip":
         return np.clip(array, spec.a_min, spec.a_max).astype(np.float32)
     if spec.mode == "percentile":
-        from monai.transforms import ScaleIntensityRangePercentiles
-
-        transform = ScaleIntensityRangePercentiles(spec.lower, spec.upper, spec.b_min, spec.b_max, clip=True)
-        return np.asarray(transform(array), dtype=np.float32)
+        return scale_percentiles(array, spec.lower, spec.upper, spec.b_min, spec.b_max)  # type: ignore[arg-type]
     if not stats:
         raise PetsegError("this recipe normalises with dataset statistics: run `petseg plan` first")
     low, high = stats[f"p{spec.lower:g}"], stats[f"p{spec.upper:g}"]
