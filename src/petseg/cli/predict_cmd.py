@@ -167,7 +167,7 @@ def _gate_line(result: dict, tracer) -> str:
     caps it."""
     from petseg.models.settings import window_gate
 
-    floor = result["postprocess"].get("suv_floor")
+    floor = (result.get("postprocess") or {}).get("suv_floor")  # an nnU-Net model's calibration has none
     gate = window_gate(None, result["gate_suv"], tracer, floor)
     capped = result["gate_suv"] is not None and gate < result["gate_suv"]
     cap = "the post-processing's SUV floor" if floor is not None and gate == floor else \
