@@ -14,10 +14,13 @@ post-processing) and fold 0 tests. Every model uses its recipe's `cpu` profile.
   (`safdari_stage2 --stage1 MASKS`), then both stages against stage 1 alone on fold 0.
 - seed 000 (`auto3dseg`): members of `auto3dseg_segresnet` as an ensemble, at 0.5 and with the post-processing
   chosen on fold 1 (including the high-SUV candidates of seed 000), against a single member.
+- seed 000 as the paper runs it (`auto3dseg_5fold`): 5 members in cross-validation on folds 1-4 (re-split into 5
+  inner folds by patient), the threshold and post-processing chosen on their out-of-fold predictions (`petseg
+  calibrate --split out-of-fold`), the ensemble of 5 on fold 0; and seed 000's high-SUV recovery on its own.
 Results: OUT/<pipeline>.json and markdown tables on stdout (for docs/benchmarks.md). Models already trained in OUT
 are reused (the benchmark can run across sessions).
 
-Run: .venv/bin/python bench/seed_pipelines.py [--pipelines galdran safdari auto3dseg] [--members 2]
+Run: .venv/bin/python bench/seed_pipelines.py [--pipelines galdran safdari auto3dseg auto3dseg_5fold] [--members 2]
      [--out bench/out/seed_pipelines]
 """
 
@@ -29,12 +32,13 @@ import shutil
 import time
 from pathlib import Path
 
-from petseg.data.datalist import build_datalist, load_datalist, select, write_datalist
+from petseg.data.datalist import assign_folds, build_datalist, load_datalist, select, write_datalist
 from petseg.data.importers import import_folder
 from petseg.data.phantom import write_phantom_cohort
 from petseg.data.study import load_study
-from petseg.infer.calibrate import CALIBRATION, calibrate
+from petseg.infer.calibrate import CALIBRATION, calibrate, held_out_cases
 from petseg.infer.predictor import Predictor
+from petseg.infer.threshold import score
 from petseg.metrics.autopet import autopet_metrics, nan_mean
 from petseg.metrics.components import Overlap
 from petseg.models.checkpoints import FINAL
@@ -59,6 +63,20 @@ def cohorts(out: Path) -> tuple[Path, Path]:
         members.parent.mkdir(parents=True, exist_ok=True)
         members.write_text(json.dumps({"training": kept, "testing": []}))
     return whole, members
+
+
+def inner_folds(out: Path, whole: Path, folds: int = 5) -> Path:
+    """Folds 1-4 of the whole datalist re-split into `folds` cross-validation folds by patient (fold 0 stays out)."""
+    path = out / "inner_folds" / "datalist.json"
+    if not path.exists():
+        data = json.loads(whole.read_text())
+        kept = [{**e, **{k: str((whole.parent / e[k]).resolve()) for k in ("image", "image2", "label") if k in e}}
+                for e in data["training"] if e["fold"] >= 1]
+        inner = assign_folds([e["patient"] for e in kept], [e["positive"] for e in kept], folds)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"training": [{**e, "fold": f} for e, f in zip(kept, inner, strict=True)],
+                                    "testing": []}))
+    return path
 
 
 def member(recipe: str, datalist: Path, fold: int, out: Path, **options) -> Path:
@@ -166,6 +184,28 @@ def auto3dseg(out: Path, members: int) -> dict:
     return {"rows": rows, "calibration": {k: calibration[k] for k in ("threshold", "postprocess", "gate_suv")}}
 
 
+def auto3dseg_5fold(out: Path) -> dict:
+    """Seed 000's 5-fold ensemble with its post-processing chosen out of fold, and the high-SUV recovery alone."""
+    whole, _ = cohorts(out)
+    datalist = inner_folds(out, whole)
+    folders = [member("auto3dseg_segresnet", datalist, k, out / "auto3dseg_5fold" / f"m{k}") for k in range(5)]
+    test = select(load_datalist(whole), "fold:0")
+    rows = {"one member (m0)": scores(folders[:1], test, threshold=0.5),
+            "ensemble of 5, threshold 0.5": scores(folders, test, threshold=0.5)}
+    ensemble = Predictor(folders, InferenceOptions(progress=False))
+    calibration = calibrate(ensemble, load_datalist(datalist)["training"], "dice", TRACERS["fdg"],
+                            split_out_of_fold=True)
+    rows[f"ensemble + threshold {calibration['threshold']:.3f} and post-processing chosen out of fold "
+         f"{calibration['postprocess']}"] = scores(folders, test)
+    cases = held_out_cases(ensemble, test, TRACERS["fdg"])  # every window run: the two rows differ by one step
+    recovery = {"candidates": {"threshold": 0.25, "suvmax": 4 * TRACERS["fdg"].suv_floor}}
+    rows["ensemble at 0.5, every window"] = {**score(cases, 0.5, {}), "found": "-"}
+    rows[f"ensemble at 0.5 + high-SUV recovery {recovery['candidates']}"] = {**score(cases, 0.5, recovery),
+                                                                             "found": "-"}
+    return {"rows": rows, "calibration": {k: calibration[k] for k in ("threshold", "postprocess", "gate_suv")},
+            "out_of_fold": {k: calibration[k] for k in ("at_0.5", "chosen", "trials")}}
+
+
 def table(name: str, result: dict) -> str:
     lines = [f"\n{name} (fold 0 of IBSI, never used to train or choose):", "",
              "| pipeline step | Dice | FPV ml | FNV ml | lesions found |", "|---|---|---|---|---|"]
@@ -177,14 +217,15 @@ def table(name: str, result: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pipelines", nargs="+", default=["safdari", "galdran", "auto3dseg"],
-                        choices=["safdari", "galdran", "auto3dseg"])
+                        choices=["safdari", "galdran", "auto3dseg", "auto3dseg_5fold"])
     parser.add_argument("--members", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("bench/out/seed_pipelines"))
     args = parser.parse_args()
     for name in args.pipelines:
         start = time.perf_counter()
         result = {"galdran": lambda: galdran(args.out, args.members), "safdari": lambda: safdari(args.out),
-                  "auto3dseg": lambda: auto3dseg(args.out, args.members)}[name]()
+                  "auto3dseg": lambda: auto3dseg(args.out, args.members),
+                  "auto3dseg_5fold": lambda: auto3dseg_5fold(args.out)}[name]()
         result["minutes"] = round((time.perf_counter() - start) / 60, 1)
         (args.out / f"{name}.json").write_text(json.dumps(result, indent=1, default=str))
         print(table(name, result), flush=True)

@@ -93,6 +93,49 @@ def test_calibrate_then_predict_and_segment_use_it(trained, tmp_path):
     assert len(rows(folder_out / "summary.csv")) == 16
 
 
+def test_calibrate_out_of_fold_pools_what_each_member_held_out(trained, tmp_path, capsys):
+    from petseg.data.datalist import load_datalist
+    from petseg.data.study import load_study
+    from petseg.infer.calibrate import held_out_cases
+    from petseg.infer.predictor import Predictor
+    from petseg.models.settings import InferenceOptions
+    from petseg.tracers import TRACERS
+
+    members = [tmp_path / "f0", tmp_path / "f1"]  # fold 0 and fold 1 of the same 2-fold cohort
+    shutil.copytree(trained.model, members[0])
+    shutil.copytree(trained.other, members[1])
+    base = ["--quiet", "calibrate", "--datalist", str(trained.cohort), "--split", "out-of-fold"]
+    assert run([*base, "--model", str(members[0]), "--model", str(members[1])]) == 0
+    calibration = json.loads((members[0] / "calibration.json").read_text())
+    assert calibration == json.loads((members[1] / "calibration.json").read_text())
+    assert calibration["split"] == "out-of-fold" and calibration["members"] == ["f0", "f1"]
+    entries = json.loads(trained.cohort.read_text())["training"]
+    assert sorted(calibration["cases"]) == sorted(e["case"] for e in entries)  # every study, once
+    predictor = Predictor(members, InferenceOptions(progress=False))
+    assert predictor.decision.source == "calibration" and predictor.decision.threshold == calibration["threshold"]
+
+    one_of_each = [next(e for e in load_datalist(trained.cohort)["training"] if e.fold == k) for k in (0, 1)]
+    cases = held_out_cases(predictor, one_of_each, TRACERS["fdg"], split_out_of_fold=True)
+    for case, entry, model in zip(cases, one_of_each, predictor.models, strict=True):  # each by its own member
+        study = load_study(entry.pet, entry.ct, entry.label, ct_optional=True, tracer="fdg")
+        own = predictor.member_probability(model, study).astype(np.float16)
+        assert case.case == entry.case and np.array_equal(case.probability, own)
+        assert not np.array_equal(own, predictor.probabilities(study, 0.0)[0].astype(np.float16))
+
+    shutil.copytree(trained.model, tmp_path / "f0_again")
+    capsys.readouterr()
+    assert run([*base, "--model", str(members[0]), "--model", str(tmp_path / "f0_again")]) == 2
+    assert "both held out fold 0" in capsys.readouterr().err
+    shuffled = json.loads(trained.cohort.read_text())
+    trained_on = next(e["case"] for e in entries if e["fold"] == 1)
+    for entry in shuffled["training"]:  # another fold assignment: fold 0 now holds a study f0 trained on
+        entry["fold"] = 0 if entry["case"] == trained_on else entry["fold"]
+        entry.update({k: str((trained.cohort.parent / entry[k]).resolve()) for k in ("image", "image2", "label")})
+    (tmp_path / "other.json").write_text(json.dumps(shuffled))
+    assert run([*base[:3], str(tmp_path / "other.json"), *base[4:], "--model", str(members[0])]) == 2
+    assert "the datalist the members were trained with" in capsys.readouterr().err
+
+
 def test_inference_options_are_checked(trained, tmp_path, capsys):
     base = ["predict", "--model", str(trained.model), "--datalist", str(trained.cohort), "-o", str(tmp_path / "o")]
     assert run([*base, "--tta", "w"]) == 2

@@ -127,7 +127,9 @@ def calibrate(
     model: list[Path] = typer.Option(..., "--model", help="The ensemble's model folders (repeat --model)."),
     datalist: Path = typer.Option(..., "--datalist", help="Datalist JSON with the held-out studies."),
     split: str = typer.Option("testing", "--split", help="Held-out split: testing or fold:K (none of the "
-                              "models may have trained on it)."),
+                              "models may have trained on it), or out-of-fold: each cross-validation member's "
+                              "predictions on the fold it held out, pooled (as nnU-Net chooses an ensemble's "
+                              "post-processing; --datalist is the one the members trained with)."),
     objective: str = typer.Option("dice", "--objective", help="dice (mean Dice) or autopet (ranking of Dice, "
                                   "FPV, FNV)."),
     tracer: str | None = common.TRACER,
@@ -139,19 +141,27 @@ def calibrate(
     the probabilities are MONAI's); store them in the model folders. For an nnU-Net model: the window gate only
     (its threshold stays nnU-Net's argmax)."""
     from petseg.api import load_predictor
+    from petseg.data.datalist import load_datalist
+    from petseg.infer.calibrate import OUT_OF_FOLD
     from petseg.infer.calibrate import calibrate as run_calibration
     from petseg.tracers import decide_tracer
 
-    studies = _studies(datalist, split, None)
+    pooled = split == OUT_OF_FOLD
+    studies = load_datalist(datalist)["training"] if pooled else _studies(datalist, split, None)
     chosen = decide_tracer(tracer)
     predictor = load_predictor(model, common.inference_options(device, overlap, tta, ensemble, None, None, batch, bf16,
                                                                threads), common.nnunet_options(folds, checkpoint, tta))
     if hasattr(predictor, "folder"):  # an nnU-Net model
+        if pooled:
+            raise PetsegError("--split out-of-fold calibrates petseg's cross-validation members; calibrate an nnU-Net "
+                              "model on studies none of its folds trained on (--split testing or fold:K)")
         _calibrate_nnunet(predictor, studies, chosen)
         return
     result = run_calibration(predictor, studies, objective, chosen,  # type: ignore[arg-type]
-                             progress=lambda items: track(items, "held-out studies", total=len(items)))
-    table = Table(title=f"calibration on {len(result['cases'])} held-out studies ({objective})")
+                             progress=lambda items: track(items, "held-out studies", total=len(items)),
+                             split_out_of_fold=pooled)
+    held = "out-of-fold predictions" if pooled else "held-out studies"
+    table = Table(title=f"calibration on {len(result['cases'])} {held} ({objective})")
     for column in ("", "threshold", "Dice", "FPV ml", "FNV ml"):
         table.add_column(column, justify="right")
     for name, key, value in (("default", "at_0.5", 0.5), ("chosen", "chosen", result["threshold"])):

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from petseg.infer.predictor import Predictor
 
 CALIBRATION = "calibration.json"
+OUT_OF_FOLD = "out-of-fold"  # the split of `petseg calibrate --split out-of-fold`
 VOTE_MAJORITY = 0.5  # a majority vote: more than half of the models' own masks
 
 
@@ -130,32 +131,66 @@ def choose_gate(predictor: Predictor, cases: list[HeldOutCase], thresholds: list
     return core_or_window(safe, tracer.gate_ceiling_suv)
 
 
+def out_of_fold(models: list[ModelFolder], entries: list[DatalistEntry]
+                ) -> list[tuple[ModelFolder, DatalistEntry]]:
+    """(member, study) for every study a member held out: its fold of `entries` (of the datalist it trained with;
+    each must be among the held-out studies its model.json records); one member per fold."""
+    pairs: list[tuple[ModelFolder, DatalistEntry]] = []
+    holders: dict[int, str] = {}
+    for model in models:
+        fold = model.description.get("fold")
+        if not isinstance(fold, int) or isinstance(fold, bool):
+            raise PetsegError(f"{model.name} trained on fold {fold!r}, not one cross-validation fold: out-of-fold "
+                              "calibration needs members that each held out one fold (else use --split fold:K)")
+        if fold in holders:
+            raise PetsegError(f"{holders[fold]} and {model.name} both held out fold {fold}: out-of-fold calibration "
+                              "takes one member per fold")
+        holders[fold] = model.name
+        held = [e for e in entries if e.fold == fold]
+        recorded = model.description.get("held_out_cases")
+        if not held or (recorded is not None and not {e.case for e in held} <= set(recorded)):
+            raise PetsegError(f"fold {fold} of the datalist holds studies {model.name} did not hold out (or none): "
+                              "give --datalist the datalist the members were trained with")
+        pairs.extend((model, entry) for entry in held)
+    return pairs
+
+
 def held_out_cases(predictor: Predictor, entries: list[DatalistEntry], tracer: Tracer,
-                   progress: Callable[[Iterable], Iterable] | None = None) -> list[HeldOutCase]:
+                   progress: Callable[[Iterable], Iterable] | None = None,
+                   split_out_of_fold: bool = False) -> list[HeldOutCase]:
     """The ensemble's probabilities on studies with ground truth, every window run (MONAI's sliding window), in
-    float16 to hold many whole-body maps."""
-    if not entries:
+    float16 to hold many whole-body maps; with `split_out_of_fold`, each member's own on the studies it held out
+    (`out_of_fold`)."""
+    if split_out_of_fold and predictor.stages.second:
+        raise PetsegError("out-of-fold calibration takes one stage's members: calibrate a cascade on studies none "
+                          "of its models trained on (--split fold:K or testing)")
+    pairs = out_of_fold(predictor.models, entries) if split_out_of_fold else [(None, e) for e in entries]
+    if not pairs:
         raise PetsegError("the split holds no study: choose held-out studies with --split (e.g. testing or fold:0)")
-    missing = [e.case for e in entries if e.label is None]
+    missing = [e.case for _, e in pairs if e.label is None]
     if missing:
         raise PetsegError(f"calibration needs ground truth; no label for {', '.join(missing[:5])}")
     cases = []
-    for entry in (progress or iter)(entries):
+    for model, entry in (progress or iter)(pairs):
         study = load_study(entry.pet, entry.ct, entry.label, ct_optional=True, tracer=tracer.name)
-        cases.append(HeldOutCase(entry.case, predictor.probabilities(study, gate_suv=0.0)[0].astype(np.float16),
-                                 study.label.array > 0, study.suv, study, physiology(study)))
+        probability = predictor.probabilities(study, gate_suv=0.0)[0] if model is None else \
+            predictor.member_probability(model, study)
+        cases.append(HeldOutCase(entry.case, probability.astype(np.float16), study.label.array > 0, study.suv, study,
+                                 physiology(study)))
     return cases
 
 
 def calibrate(predictor: Predictor, entries: list[DatalistEntry], objective: str, tracer: Tracer,
-              progress: Callable[[Iterable], Iterable] | None = None) -> dict[str, Any]:
-    """Choose the threshold, then the post-processing, then the window gate on held-out studies of `tracer`;
-    write calibration.json into each member folder."""
+              progress: Callable[[Iterable], Iterable] | None = None, split_out_of_fold: bool = False
+              ) -> dict[str, Any]:
+    """Choose the threshold, then the post-processing, then the window gate on held-out studies of `tracer` (with
+    `split_out_of_fold`: the members' out-of-fold predictions among `entries`); write calibration.json into each
+    member folder."""
     shipped = [str(m.path) for m in predictor.models if is_builtin(m.path)]
     if shipped:
         raise PetsegError(f"{shipped[0]} ships with petseg and its own calibration; copy the folder to calibrate it on "
                           "your studies, and give the copy to --model")
-    cases = held_out_cases(predictor, entries, tracer, progress)
+    cases = held_out_cases(predictor, entries, tracer, progress, split_out_of_fold)
     threshold, sweep = choose_threshold(cases, objective)
     steps, trials = choose_postprocessing(cases, threshold, objective, tracer)
     thresholds = [threshold, *([float(steps["candidates"]["threshold"])] if "candidates" in steps else [])]
@@ -164,7 +199,7 @@ def calibrate(predictor: Predictor, entries: list[DatalistEntry], objective: str
         gate = None  # without a held-out lesion nothing says which gate keeps lesions
     result = {"members": sorted(m.name for m in predictor.models), "objective": objective, "tracer": tracer.name,
               "threshold": threshold, "postprocess": steps, "gate_suv": gate, "gate_core": core,
-              "cases": [c.case for c in cases],
+              "split": OUT_OF_FOLD if split_out_of_fold else "held out", "cases": [c.case for c in cases],
               "at_0.5": score(cases, 0.5, {}), "chosen": score(cases, threshold, steps),
               "sweep": sweep, "trials": trials}
     for model in predictor.models:

@@ -126,6 +126,11 @@ class Predictor:
             windows += more
         return probability, windows
 
+    def member_probability(self, model: ModelFolder, study: Study) -> np.ndarray:
+        """One first-stage member's probability map on the PET grid, every window run (MONAI's result): its
+        out-of-fold prediction where `study` lies in the fold it held out."""
+        return self._ensemble([model], study, {}, 0.0)[0]
+
     def describe(self, prediction: Prediction) -> dict[str, Any]:
         """lesions.json's `method` for trained models: folders, recipes, threshold, post-processing, windows."""
         described = {"name": "model", "models": [str(m.path) for m in self.models],
