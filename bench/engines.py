@@ -10,9 +10,12 @@ Each engine's probability is compared with eager fp32 on a real PET window (STS_
 the largest absolute difference and the share of voxels whose side of 0.5 changes.
 
 Networks: tiny_unet PET-only (the issue's trained UNet), seed 000 SegResNetDS, seed 004 DynUNet, seed 002
-Swin-UNETR, with random weights (speed does not depend on them).
+Swin-UNETR, with random weights (speed does not depend on them); `trained`: the network of a trained model folder
+(`--model`, its weights). OpenVINO's fp32 and bf16 rows convert the traced network as petseg does
+(`petseg.models.engines`); its int8 row and ONNX Runtime's run the exported ONNX model.
 
-Run: flock /work/proto/heavy.lock python bench/engines.py [--networks ...] [--engines ...] [--rounds 3]
+Run: flock /work/proto/heavy.lock python bench/engines.py [--networks ...] [--model FOLDER] [--engines ...]
+     [--rounds 3] [--threads 2]
 Needs onnx, onnxruntime, openvino (and onnxscript) for their rows; a missing one is reported, not fatal.
 """
 
@@ -37,12 +40,19 @@ NETWORKS = {"unet": ("tiny_unet", {"inputs": "[pet]"}), "segresnetds": ("auto3ds
 ENGINES = ("torch-fp32", "torch-bf16", "compile-bf16", "ort-fp32", "ort-int8", "ov-fp32", "ov-bf16", "ov-int8")
 
 
-def build(name: str) -> tuple[nn.Module, int, int]:
-    """(probability module, input channels, parameters) of a seed network with seeded random weights."""
+def build(name: str, model: Path | None = None) -> tuple[nn.Module, int, int]:
+    """(probability module, input channels, parameters) of a seed network with seeded random weights, or of the
+    trained model folder `model` (name `trained`)."""
     from petseg.models.engines import ProbabilityGraph
     from petseg.models.networks import build_network
     from petseg.recipe import load_recipe
 
+    if name == "trained":
+        from petseg.infer.models import load_model_folder
+
+        folder = load_model_folder(model, torch.device("cpu"))
+        network = folder.network.float().eval()
+        return ProbabilityGraph(network).eval(), len(folder.recipe.inputs), sum(p.numel() for p in network.parameters())
     recipe_name, overrides = NETWORKS[name]
     recipe = load_recipe(recipe_name, overrides)
     torch.manual_seed(0)
@@ -131,35 +141,47 @@ def ort_runner(model: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
     return lambda window: session.run(None, {"image": window})[0]
 
 
-def ov_runner(model: Path, threads: int, hint: str) -> Callable[[np.ndarray], np.ndarray]:
+def ov_traced(module: nn.Module, channels: int, roi: int):
+    """The OpenVINO model of the traced network, converted as petseg converts it."""
     import openvino as ov
 
-    compiled = ov.Core().compile_model(str(model), "CPU", {"INFERENCE_NUM_THREADS": threads,
-                                                           "INFERENCE_PRECISION_HINT": hint,
-                                                           "PERFORMANCE_HINT": "LATENCY"})
-    request = compiled.create_infer_request()
+    example = torch.zeros(1, channels, roi, roi, roi)
+    with torch.no_grad():
+        return ov.convert_model(torch.jit.trace(module, example, check_trace=False), example_input=example)
+
+
+def ov_runner(model, threads: int, hint: str) -> Callable[[np.ndarray], np.ndarray]:
+    """OpenVINO's CPU plugin on `model` (a converted model, or an ONNX file)."""
+    import openvino as ov
+
+    config = {"INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY"}
+    request = ov.Core().compile_model(str(model) if isinstance(model, Path) else model, "CPU", config
+                                      ).create_infer_request()
     return lambda window: np.array(request.infer({0: window})[0])
 
 
-def make_runners(name: str, engines: list[str], roi: int, threads: int, folder: Path
+def make_runners(name: str, engines: list[str], roi: int, threads: int, folder: Path, model: Path | None
                  ) -> tuple[dict[str, Callable], dict[str, str], list[np.ndarray], int]:
     """Every asked engine's runner for network `name` (set-up failures noted, not fatal)."""
-    module, channels, parameters = build(name)
+    module, channels, parameters = build(name, model)
     windows = real_windows(channels, roi, 4)
     runners, notes = {}, {}
-    onnx_path = int8_path = None
+    onnx_path = int8_path = traced = None
     for engine in engines:
         start = time.perf_counter()
         try:
             if engine.startswith(("torch", "compile")):
                 runners[engine] = torch_runner(module, engine.endswith("bf16"), engine.startswith("compile"))
+            elif engine in ("ov-fp32", "ov-bf16"):
+                traced = traced or ov_traced(module, channels, roi)
+                runners[engine] = ov_runner(traced, threads, "f32" if engine == "ov-fp32" else "bf16")
             else:
                 onnx_path = onnx_path or export_onnx(module, channels, roi, folder / f"{name}.onnx")
                 if engine.endswith("int8"):
                     int8_path = int8_path or quantize_int8(onnx_path, windows[1:], folder / f"{name}.int8.onnx")
-                model = int8_path if engine.endswith("int8") else onnx_path
-                runners[engine] = (ort_runner(model, threads) if engine.startswith("ort") else
-                                   ov_runner(model, threads, "f32" if engine == "ov-fp32" else "bf16"))
+                onnx_model = int8_path if engine.endswith("int8") else onnx_path
+                runners[engine] = (ort_runner(onnx_model, threads) if engine.startswith("ort") else
+                                   ov_runner(onnx_model, threads, "bf16"))
             runners[engine](windows[0])  # first call: compilation, allocation
             notes[engine] = f"set-up {time.perf_counter() - start:.1f} s"
         except Exception as error:
@@ -169,12 +191,15 @@ def make_runners(name: str, engines: list[str], roi: int, threads: int, folder: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS))
+    parser.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=[*NETWORKS, "trained"])
+    parser.add_argument("--model", type=Path, help="the trained model folder of --networks trained")
     parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=list(ENGINES))
     parser.add_argument("--roi", type=int, default=96)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    if "trained" in args.networks and args.model is None:
+        parser.error("--networks trained needs --model FOLDER")
     torch.set_num_threads(args.threads)
     versions = [f"torch {torch.__version__}"]
     for package in ("onnxruntime", "openvino"):
@@ -187,7 +212,8 @@ def main() -> None:
           "max abs diff vs fp32 | voxels across 0.5 | set-up |\n|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.networks:
-            runners, notes, windows, parameters = make_runners(name, args.engines, args.roi, args.threads, Path(tmp))
+            runners, notes, windows, parameters = make_runners(name, args.engines, args.roi, args.threads, Path(tmp),
+                                                                args.model)
             times: dict[str, list[float]] = {e: [] for e in runners}
             for _ in range(args.rounds):  # alternating: one call of each engine per round
                 for engine, run in runners.items():
