@@ -152,9 +152,39 @@ def test_a_read_only_model_folder_is_converted_for_the_run(tmp_path, monkeypatch
 
 
 @needs_openvino
+def test_a_traced_conversion_that_fails_on_the_window_is_exported_instead(tmp_path, monkeypatch):
+    """Swin-UNETR traced at 64^3 gives OpenVINO an empty output: the trace's conversion goes from the cache, the
+    network is converted through torch.export, checked, cached, and agrees with PyTorch."""
+    from petseg.infer.models import load_model_folder
+    from petseg.models import engines
+
+    folder = model_folder(tmp_path / "model")
+    model = load_model_folder(folder, CPU)
+    real, used = engines.converted_model, []
+
+    def trace_breaks(network, weights, channels, roi_zyx, converter):
+        used.append(converter)
+        converted = real(network, weights, channels, roi_zyx, converter)  # cached as usual
+        if converter == "trace":
+            converted.reshape([1, channels, 16, 16, 16])
+        return converted
+
+    monkeypatch.setattr(engines, "converted_model", trace_breaks)
+    settings = fp32("openvino").resolve(model.recipe, CPU, 0.0)
+    ours = engines.openvino_predictor(lambda: model.network, model.weights, 1, settings)
+    assert used == ["trace", "export"] and ours is not None
+    batch = torch.rand(2, 1, 32, 32, 32)
+    assert float((ours(batch) - network_predictor(model.network, settings)(batch)).abs().max()) < 1e-4
+    assert len(list((folder / engines.CACHE).glob("openvino-*"))) == 2  # the exported one: .xml and .bin
+    monkeypatch.undo()
+    again = engines.openvino_predictor(lambda: model.network, model.weights, 1, settings)  # from the cache
+    np.testing.assert_array_equal(again(batch).numpy(), ours(batch).numpy())
+
+
+@needs_openvino
 def test_a_conversion_that_fails_on_the_window_falls_back_to_pytorch(tmp_path, monkeypatch):
-    """A converted network that cannot run the window shape (Swin-UNETR traced at 64^3 fails so) gives no
-    OpenVINO predictor, its cached conversion goes, and the predictor runs the network in PyTorch instead."""
+    """A network no converter makes run the window shape gives no OpenVINO predictor, its cached conversions go,
+    and the predictor runs the network in PyTorch instead."""
     from petseg.data.phantom import make_phantom_study
     from petseg.infer.models import load_model_folder
     from petseg.infer.predictor import Predictor
@@ -162,16 +192,18 @@ def test_a_conversion_that_fails_on_the_window_falls_back_to_pytorch(tmp_path, m
 
     folder = model_folder(tmp_path / "model")
     model = load_model_folder(folder, CPU)
-    real = engines.converted_model
+    real, used = engines.converted_model, []
 
-    def wrong_shape(network, weights, channels, roi_zyx):
-        converted = real(network, weights, channels, roi_zyx)  # cached as usual
+    def wrong_shape(network, weights, channels, roi_zyx, converter):
+        used.append(converter)
+        converted = real(network, weights, channels, roi_zyx, converter)  # cached as usual
         converted.reshape([1, channels, 16, 16, 16])
         return converted
 
     monkeypatch.setattr(engines, "converted_model", wrong_shape)
     settings = fp32("openvino").resolve(model.recipe, CPU, 0.0)
     assert engines.openvino_predictor(lambda: model.network, model.weights, 1, settings) is None
+    assert used == list(engines.CONVERTERS)
     assert not list((folder / engines.CACHE).glob("openvino-*"))
     study = make_phantom_study(seed=1, size="small").study
     fallen_back = Predictor([folder], fp32("openvino")).predict(study).probability.array

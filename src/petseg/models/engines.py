@@ -3,7 +3,8 @@ else eager PyTorch.
 
 OpenVINO's CPU plugin runs the seed networks' 96^3 windows 1.3-2x faster than PyTorch at the same precision
 (bfloat16 on CPUs that have it natively, else float32; `bench/engines.py`, docs/benchmarks.md). The network, with
-its output turned into the lesion probability, is converted once per model folder and kept in the folder's
+its output turned into the lesion probability, is converted once per model folder (traced; exported by
+`torch.export` where the traced conversion cannot run the window) and kept in the folder's
 `.petseg-cache/` under a key of the weights' SHA-256, the window shape and the OpenVINO version: new weights (a
 retrained or resumed model) make a new key, and the stale files are removed. A model folder that cannot be written
 (read-only) is converted in memory for the run. Which engine runs is decided in `petseg.models.settings`
@@ -51,10 +52,15 @@ def cache_key(weights: Path, channels: int, roi_zyx: tuple[int, ...]) -> str:
     return f"openvino-{file_sha256(weights)[:20]}-{shape}-{version}"
 
 
-def converted_model(build: Callable[[], nn.Module], weights: Path, channels: int, roi_zyx: tuple[int, ...]) -> Any:
+CONVERTERS = ("trace", "export")  # tried in turn until the converted network runs the window
+
+
+def converted_model(build: Callable[[], nn.Module], weights: Path, channels: int, roi_zyx: tuple[int, ...],
+                    converter: str = "trace") -> Any:
     """The OpenVINO model of the network `build()` makes (weights from the file `weights`) for (1, channels, *roi)
-    windows: read from the model folder's cache (the network is not built), else converted and cached there
-    (stale conversions removed)."""
+    windows: read from the model folder's cache (the network is not built), else converted through `converter`
+    (`torch.jit.trace`, or `torch.export`, which keeps the shape arithmetic a trace freezes: Swin-UNETR's window
+    padding traced at 64^3 gives OpenVINO an empty output) and cached there (stale conversions removed)."""
     import openvino as ov
 
     folder = weights.parent / CACHE
@@ -64,9 +70,12 @@ def converted_model(build: Callable[[], nn.Module], weights: Path, channels: int
         debug(f"OpenVINO model from the cache: {xml}")
         return ov.Core().read_model(xml)
     example = torch.zeros(1, channels, *roi_zyx)
-    with torch.no_grad():  # traced once, without torch's re-run check (it doubles a large network's conversion)
-        traced = torch.jit.trace(ProbabilityGraph(build()).eval(), example, check_trace=False)
-        model = ov.convert_model(traced, example_input=example)
+    graph = ProbabilityGraph(build()).eval()
+    with torch.no_grad():
+        if converter == "export":
+            model = ov.convert_model(torch.export.export(graph, (example,)))
+        else:  # traced once, without torch's re-run check (it doubles a large network's conversion)
+            model = ov.convert_model(torch.jit.trace(graph, example, check_trace=False), example_input=example)
     try:
         store(model, folder, key)
     except OSError as error:
@@ -95,26 +104,29 @@ def store(model: Any, folder: Path, key: str) -> None:
 def openvino_predictor(build: Callable[[], nn.Module], weights: Path, channels: int, settings: WindowSettings
                        ) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """(B, C, *roi) -> lesion probability (B, 1, *roi) by OpenVINO, averaged over the settings' flips, at the
-    settings' precision (bfloat16 or float32), on torch's CPU threads; None when the converted model fails on a
-    window of the right shape (seen: Swin-UNETR traced at 64^3 fails in a reshape), its cached conversion removed:
-    the caller runs PyTorch instead."""
+    settings' precision (bfloat16 or float32), on torch's CPU threads. A conversion that fails on a window of the
+    right shape is removed from the cache and the next of `CONVERTERS` tried; None when none runs: the caller runs
+    PyTorch instead."""
     import openvino as ov
 
-    model = converted_model(build, weights, channels, settings.roi_zyx)
     config = {"INFERENCE_PRECISION_HINT": "bf16" if settings.dtype is torch.bfloat16 else "f32",
               "INFERENCE_NUM_THREADS": torch.get_num_threads(), "PERFORMANCE_HINT": "LATENCY"}
-    request = ov.Core().compile_model(model, "CPU", config).create_infer_request()
+    for converter in CONVERTERS:
+        model = converted_model(build, weights, channels, settings.roi_zyx, converter)
+        request = ov.Core().compile_model(model, "CPU", config).create_infer_request()
 
-    def run(window: np.ndarray) -> np.ndarray:
-        return np.array(request.infer({0: np.ascontiguousarray(window)})[0])
+        def run(window: np.ndarray, request: Any = request) -> np.ndarray:
+            return np.array(request.infer({0: np.ascontiguousarray(window)})[0])
 
-    try:
-        checked = run(np.zeros((1, channels, *settings.roi_zyx), np.float32)).shape == (1, 1, *settings.roi_zyx)
-    except RuntimeError:
-        checked = False
-    if not checked:
+        try:
+            if run(np.zeros((1, channels, *settings.roi_zyx), np.float32)).shape == (1, 1, *settings.roi_zyx):
+                break
+        except RuntimeError:
+            pass
+        debug(f"the OpenVINO model converted by {converter} cannot run a {settings.roi_zyx} window")
         for stale in (weights.parent / CACHE).glob(f"{cache_key(weights, channels, settings.roi_zyx)}.*"):
             stale.unlink(missing_ok=True)
+    else:
         return None
 
     def predict(batch: torch.Tensor) -> torch.Tensor:
