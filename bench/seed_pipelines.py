@@ -50,6 +50,14 @@ from petseg.train.trainer import TrainConfig, Trainer
 from training import IBSI  # bench/training.py
 
 
+def entries_from(whole: Path, first_fold: int) -> list[dict]:
+    """The whole datalist's entries of folds `first_fold` and up, their paths made absolute (for a datalist
+    written elsewhere)."""
+    data = json.loads(whole.read_text())
+    return [{**e, **{k: str((whole.parent / e[k]).resolve()) for k in ("image", "image2", "label") if k in e}}
+            for e in data["training"] if e["fold"] >= first_fold]
+
+
 def cohorts(out: Path) -> tuple[Path, Path]:
     """The whole IBSI datalist (5 folds) and the members' datalist: folds 2-4 only."""
     whole = out / "ibsi" / "datalist.json"
@@ -57,9 +65,7 @@ def cohorts(out: Path) -> tuple[Path, Path]:
         write_datalist(build_datalist(import_folder(IBSI), whole.parent, n_folds=5), whole)
     members = out / "members" / "datalist.json"
     if not members.exists():
-        data = json.loads(whole.read_text())
-        kept = [{**e, **{k: str((whole.parent / e[k]).resolve()) for k in ("image", "image2", "label") if k in e}}
-                for e in data["training"] if e["fold"] >= 2]
+        kept = entries_from(whole, first_fold=2)
         members.parent.mkdir(parents=True, exist_ok=True)
         members.write_text(json.dumps({"training": kept, "testing": []}))
     return whole, members
@@ -69,9 +75,7 @@ def inner_folds(out: Path, whole: Path, folds: int = 5) -> Path:
     """Folds 1-4 of the whole datalist re-split into `folds` cross-validation folds by patient (fold 0 stays out)."""
     path = out / "inner_folds" / "datalist.json"
     if not path.exists():
-        data = json.loads(whole.read_text())
-        kept = [{**e, **{k: str((whole.parent / e[k]).resolve()) for k in ("image", "image2", "label") if k in e}}
-                for e in data["training"] if e["fold"] >= 1]
+        kept = entries_from(whole, first_fold=1)
         inner = assign_folds([e["patient"] for e in kept], [e["positive"] for e in kept], folds)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"training": [{**e, "fold": f} for e, f in zip(kept, inner, strict=True)],

@@ -151,6 +151,24 @@ def test_a_read_only_model_folder_is_converted_for_the_run(tmp_path, monkeypatch
     assert float((output - network_predictor(model.network, settings)(batch)).abs().max()) < 1e-4
 
 
+def break_conversions(monkeypatch, broken: set[str]) -> list[str]:
+    """Make the conversions by the converters in `broken` unable to run the window (cached as usual, then reshaped
+    to a smaller window); returns the converters used, in order."""
+    from petseg.models import engines
+
+    real, used = engines.converted_model, []
+
+    def converted_model(network, weights, channels, roi_zyx, converter):
+        used.append(converter)
+        converted = real(network, weights, channels, roi_zyx, converter)
+        if converter in broken:
+            converted.reshape([1, channels, 16, 16, 16])
+        return converted
+
+    monkeypatch.setattr(engines, "converted_model", converted_model)
+    return used
+
+
 @needs_openvino
 def test_a_traced_conversion_that_fails_on_the_window_is_exported_instead(tmp_path, monkeypatch):
     """Swin-UNETR traced at 64^3 gives OpenVINO an empty output: the trace's conversion goes from the cache, the
@@ -160,16 +178,7 @@ def test_a_traced_conversion_that_fails_on_the_window_is_exported_instead(tmp_pa
 
     folder = model_folder(tmp_path / "model")
     model = load_model_folder(folder, CPU)
-    real, used = engines.converted_model, []
-
-    def trace_breaks(network, weights, channels, roi_zyx, converter):
-        used.append(converter)
-        converted = real(network, weights, channels, roi_zyx, converter)  # cached as usual
-        if converter == "trace":
-            converted.reshape([1, channels, 16, 16, 16])
-        return converted
-
-    monkeypatch.setattr(engines, "converted_model", trace_breaks)
+    used = break_conversions(monkeypatch, {"trace"})
     settings = fp32("openvino").resolve(model.recipe, CPU, 0.0)
     ours = engines.openvino_predictor(lambda: model.network, model.weights, 1, settings)
     assert used == ["trace", "export"] and ours is not None
@@ -192,15 +201,7 @@ def test_a_conversion_that_fails_on_the_window_falls_back_to_pytorch(tmp_path, m
 
     folder = model_folder(tmp_path / "model")
     model = load_model_folder(folder, CPU)
-    real, used = engines.converted_model, []
-
-    def wrong_shape(network, weights, channels, roi_zyx, converter):
-        used.append(converter)
-        converted = real(network, weights, channels, roi_zyx, converter)  # cached as usual
-        converted.reshape([1, channels, 16, 16, 16])
-        return converted
-
-    monkeypatch.setattr(engines, "converted_model", wrong_shape)
+    used = break_conversions(monkeypatch, set(engines.CONVERTERS))
     settings = fp32("openvino").resolve(model.recipe, CPU, 0.0)
     assert engines.openvino_predictor(lambda: model.network, model.weights, 1, settings) is None
     assert used == list(engines.CONVERTERS)
